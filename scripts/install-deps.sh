@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, idempotently: Debian packages
+# (the official Cap'n Proto compiler and C++ library, used by the code
+# generator, the conformance tests and the benchmark) and the .NET packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(capnproto libcapnp-dev g++ pkg-config)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "error: the .NET 10 SDK (dotnet) is not on PATH" >&2
+  exit 1
+fi
+dotnet restore Wetware.slnx --nologo -v quiet

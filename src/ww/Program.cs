@@ -1,0 +1,3 @@
+using Wetware.Cli;
+
+return await WwCli.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
+
+namespace Wetware.Cli;
+
+/// <summary><c>ww run [OPTIONS] [LAYER...]</c> (shared/spec/cli.md).</summary>
+internal static partial class RunCommand
+{
+    public static Command Build(TextWriter stdout, TextWriter stderr)
+    {
+        var layers = new Argument<string[]>("LAYER")
+        {
+            Description = "Image layers, lowest first: a local directory, /ipfs/<cid>[/sub/path], SOURCE:/TARGET (a targeted mount), or @std (the bundled standard image). " +
+                          "With no layer and no --stem, the bundled standard image is used.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var port = new Option<int>("--port")
+        {
+            Description = "TCP listen port, IPv4 and IPv6; 0 picks a free port",
+            DefaultValueFactory = _ => 2025,
+        };
+        port.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v is < 0 or > 65535)
+            {
+                r.AddError($"--port must be between 0 and 65535, got {v}");
+            }
+        });
+        var identity = new Option<string?>("--identity") { Description = "Node key file (default: $WW_IDENTITY, then /etc/identity in a local layer, then a new ephemeral key)" };
+        var stem = new Option<string?>("--stem") { Description = "Atom contract address (0x + 40 hex digits); enables epochs, its head becomes the base layer" };
+        stem.Validators.Add(r =>
+        {
+            string? v = r.GetValueOrDefault<string?>();
+            if (v is not null && !AddressPattern().IsMatch(v))
+            {
+                r.AddError($"--stem must be 0x followed by 40 hex digits, got '{v}'");
+            }
+        });
+        var rpcUrl = UrlOption("--rpc-url", "EVM JSON-RPC endpoint over HTTP", "http://127.0.0.1:8545", "http", "https");
+        var wsUrl = UrlOption("--ws-url", "EVM JSON-RPC endpoint over WebSocket (subscriptions)", "ws://127.0.0.1:8545", "ws", "wss");
+        var depth = new Option<int>("--confirmation-depth")
+        {
+            Description = "Blocks before a head update is final",
+            DefaultValueFactory = _ => 6,
+        };
+        depth.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v < 0)
+            {
+                r.AddError($"--confirmation-depth must not be negative, got {v}");
+            }
+        });
+        var ipfsUrl = UrlOption("--ipfs-url", "IPFS node HTTP RPC API (env: WW_IPFS_URL)",
+            Environment.GetEnvironmentVariable("WW_IPFS_URL") is { Length: > 0 } env ? env : "http://127.0.0.1:5001", "http", "https");
+        var memoryLimit = new Option<int>("--memory-limit")
+        {
+            Description = "Per-guest linear memory cap, in MiB",
+            DefaultValueFactory = _ => 512,
+        };
+        memoryLimit.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v is < 1 or > 4096)
+            {
+                r.AddError($"--memory-limit must be between 1 and 4096 MiB (wasm32 addresses at most 4 GiB), got {v}");
+            }
+        });
+        var wasmDebug = new Option<bool>("--wasm-debug") { Description = "Keep DWARF and show guest backtraces with source lines" };
+
+        var cmd = new Command("run",
+            "Merge the layers into one image, load boot/main.wasm and run it as pid0. " +
+            "The exit code is pid0's. Ctrl-C or SIGTERM closes pid0's stdin, waits 5 s, then kills it.")
+        {
+            layers, port, identity, stem, rpcUrl, wsUrl, depth, ipfsUrl, memoryLimit, wasmDebug,
+        };
+        cmd.SetAction(parse =>
+        {
+            // Cells (Wasmtime guests) land with issue 5; until then say what is missing.
+            stderr.WriteLine("error: ww run cannot boot a guest yet: the cell runtime (Wasmtime guests, issue 5) is not built in this version");
+            return WwCli.HostFailure;
+        });
+        return cmd;
+    }
+
+    private static Option<string> UrlOption(string name, string description, string defaultValue, params string[] schemes)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.Validators.Add(r =>
+        {
+            string? v = r.GetValueOrDefault<string>();
+            if (v is null || !Uri.TryCreate(v, UriKind.Absolute, out Uri? uri) || !schemes.Contains(uri.Scheme))
+            {
+                r.AddError($"{name} must be a {string.Join(" or ", schemes)} URL, got '{v}'");
+            }
+        });
+        return option;
+    }
+
+    [GeneratedRegex("^0x[0-9a-fA-F]{40}$")]
+    private static partial Regex AddressPattern();
+}
