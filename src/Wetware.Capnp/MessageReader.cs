@@ -91,6 +91,20 @@ public sealed class MessageReader : IDisposable
         TraversalLeft = options.TraversalLimitWords;
     }
 
+    /// <summary>
+    /// A message of one trusted segment that code reads over and over (generated default values
+    /// and constants): no traversal or nesting limit applies to it.
+    /// </summary>
+    public static MessageReader FromTrustedSegment(byte[] segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        if (segment.Length % 8 != 0 || segment.Length < 8)
+        {
+            ThrowHelper.Format("a trusted segment holds at least the root pointer and whole words");
+        }
+        return new MessageReader([new Segment(segment, 0, segment.Length)], MessageBuilder.BuilderViewOptions, null);
+    }
+
     /// <summary>The limits this message is read under.</summary>
     public ReaderOptions Options => _options;
 
