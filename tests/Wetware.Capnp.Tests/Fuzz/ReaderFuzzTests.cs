@@ -61,7 +61,6 @@ public class ReaderFuzzTests
     {
         var rng = new Random(7);
         var options = new ReaderOptions { TraversalLimitWords = 64 * 1024 };
-        int accepted = 0;
         for (int i = 0; i < Iterations; i++)
         {
             var bytes = new byte[rng.Next(0, 25) * 8 + rng.Next(2) * rng.Next(8)];
@@ -72,9 +71,8 @@ public class ReaderFuzzTests
                 BitConverter.TryWriteBytes(bytes, 0u);
                 BitConverter.TryWriteBytes(bytes.AsSpan(4), (uint)(bytes.Length / 8 - 1));
             }
-            accepted += ReadEverything(bytes, options) ? 1 : 0;
+            // Random pointers almost never land in bounds: what matters is that each input ends in a value or a typed error.
+            _ = ReadEverything(bytes, options);
         }
-        // Random pointers almost never land in bounds: what matters is that every input ends in a typed error or a value.
-        Assert.InRange(accepted, 0, Iterations);
     }
 }
