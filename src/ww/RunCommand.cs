@@ -15,19 +15,7 @@ internal static partial class RunCommand
                           "With no layer and no --stem, the bundled standard image is used.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var port = new Option<int>("--port")
-        {
-            Description = "TCP listen port, IPv4 and IPv6; 0 picks a free port",
-            DefaultValueFactory = _ => 2025,
-        };
-        port.Validators.Add(r =>
-        {
-            int v = r.GetValueOrDefault<int>();
-            if (v is < 0 or > 65535)
-            {
-                r.AddError($"--port must be between 0 and 65535, got {v}");
-            }
-        });
+        var port = IntOption("--port", "TCP listen port, IPv4 and IPv6; 0 picks a free port", 2025, 0, 65535);
         var identity = new Option<string?>("--identity") { Description = "Node key file (default: $WW_IDENTITY, then /etc/identity in a local layer, then a new ephemeral key)" };
         var stem = new Option<string?>("--stem") { Description = "Atom contract address (0x + 40 hex digits); enables epochs, its head becomes the base layer" };
         stem.Validators.Add(r =>
@@ -40,34 +28,10 @@ internal static partial class RunCommand
         });
         var rpcUrl = UrlOption("--rpc-url", "EVM JSON-RPC endpoint over HTTP", "http://127.0.0.1:8545", "http", "https");
         var wsUrl = UrlOption("--ws-url", "EVM JSON-RPC endpoint over WebSocket (subscriptions)", "ws://127.0.0.1:8545", "ws", "wss");
-        var depth = new Option<int>("--confirmation-depth")
-        {
-            Description = "Blocks before a head update is final",
-            DefaultValueFactory = _ => 6,
-        };
-        depth.Validators.Add(r =>
-        {
-            int v = r.GetValueOrDefault<int>();
-            if (v < 0)
-            {
-                r.AddError($"--confirmation-depth must not be negative, got {v}");
-            }
-        });
+        var depth = IntOption("--confirmation-depth", "Blocks before a head update is final", 6, 0, 10_000);
         var ipfsUrl = UrlOption("--ipfs-url", "IPFS node HTTP RPC API (env: WW_IPFS_URL)",
             Environment.GetEnvironmentVariable("WW_IPFS_URL") is { Length: > 0 } env ? env : "http://127.0.0.1:5001", "http", "https");
-        var memoryLimit = new Option<int>("--memory-limit")
-        {
-            Description = "Per-guest linear memory cap, in MiB",
-            DefaultValueFactory = _ => 512,
-        };
-        memoryLimit.Validators.Add(r =>
-        {
-            int v = r.GetValueOrDefault<int>();
-            if (v is < 1 or > 4096)
-            {
-                r.AddError($"--memory-limit must be between 1 and 4096 MiB (wasm32 addresses at most 4 GiB), got {v}");
-            }
-        });
+        var memoryLimit = IntOption("--memory-limit", "Per-guest linear memory cap, in MiB (wasm32 addresses at most 4096)", 512, 1, 4096);
         var wasmDebug = new Option<bool>("--wasm-debug") { Description = "Keep DWARF and show guest backtraces with source lines" };
 
         var cmd = new Command("run",
@@ -83,6 +47,30 @@ internal static partial class RunCommand
             return WwCli.HostFailure;
         });
         return cmd;
+    }
+
+    /// <summary>An integer option parsed and range-checked in one place, so a bad value gives one clear error.</summary>
+    private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max)
+    {
+        return new Option<int>(name)
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+                if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int v))
+                {
+                    r.AddError($"{name} must be a whole number, got '{text}'");
+                    return defaultValue;
+                }
+                if (v < min || v > max)
+                {
+                    r.AddError($"{name} must be between {min} and {max}, got {v}");
+                }
+                return v;
+            },
+        };
     }
 
     private static Option<string> UrlOption(string name, string description, string defaultValue, params string[] schemes)

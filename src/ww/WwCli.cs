@@ -33,6 +33,15 @@ public static class WwCli
         return await parse.InvokeAsync(config);
     }
 
+    private sealed class PrintVersion(TextWriter stdout) : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            stdout.WriteLine(Version);
+            return 0;
+        }
+    }
+
     private static string CommandPath(CommandResult result)
     {
         var names = new List<string>();
@@ -53,6 +62,9 @@ public static class WwCli
             "Wetware: a decentralized operating system for autonomous agents. " +
             "Agents are WebAssembly programs that run in sandboxed cells and act only through the Cap'n Proto capabilities they are handed.");
         root.Subcommands.Add(RunCommand.Build(stdout, stderr));
+        // The built-in --version reads the entry assembly; ours names this tool's own version.
+        VersionOption version = root.Options.OfType<VersionOption>().Single();
+        version.Action = new PrintVersion(stdout);
         return root;
     }
 }
