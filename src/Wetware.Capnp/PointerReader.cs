@@ -133,6 +133,27 @@ internal readonly struct PointerReader
 
     public StructReader ReadStruct()
     {
+        ulong w = Buf is null ? 0 : Mem.Word(Buf, Pos);
+        // Fast path: a near struct pointer within the segment.
+        if ((w & 3) == 0 && w != 0 && Nesting > 0)
+        {
+            long target = Pos + 8 + ((long)((int)(uint)w >> 2) << 3);
+            int dataWords = (ushort)(w >> 32);
+            int ptrCount = (ushort)(w >> 48);
+            int words = dataWords + ptrCount;
+            ref Segment s = ref Msg!.Segments[Seg];
+            if (target >= s.Start && target + words * 8L <= s.End)
+            {
+                Msg.Charge(words);
+                int data = (int)target;
+                return new StructReader(Msg, Buf!, Seg, data, dataWords * 8, data + dataWords * 8, ptrCount, Nesting - 1);
+            }
+        }
+        return ReadStructSlow();
+    }
+
+    private StructReader ReadStructSlow()
+    {
         if (!Resolve(out int seg, out byte[] buf, out long target, out ulong tag))
         {
             return default;
@@ -234,6 +255,28 @@ internal readonly struct PointerReader
     }
 
     public Text ReadText()
+    {
+        ulong w = Buf is null ? 0 : Mem.Word(Buf, Pos);
+        // Fast path: a near pointer to a byte list in the same segment (what every builder writes).
+        if ((w & 0x7_0000_0003ul) == 0x2_0000_0001ul)
+        {
+            long target = Pos + 8 + ((long)((int)(uint)w >> 2) << 3);
+            int count = (int)(w >> 35);
+            ref Segment s = ref Msg!.Segments[Seg];
+            if (target >= s.Start && target + count <= s.End && count > 0 && Nesting > 0)
+            {
+                Msg.Charge((count + 7) >> 3);
+                if (Buf![(int)target + count - 1] != 0)
+                {
+                    ThrowHelper.Format("text is not NUL-terminated");
+                }
+                return new Text(Buf, (int)target, count - 1);
+            }
+        }
+        return ReadTextSlow();
+    }
+
+    private Text ReadTextSlow()
     {
         ListReader l = ReadBytes("text");
         if (l.Buf is null)
