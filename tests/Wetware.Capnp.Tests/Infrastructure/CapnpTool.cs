@@ -53,7 +53,7 @@ internal static class CapnpTool
 
     /// <summary>Converts between the tool's formats: <c>capnp convert FROM:TO schema Root</c>.</summary>
     public static byte[] Convert(string from, string to, string schema, string root, byte[] input) =>
-        Run(input, "convert", $"{from}:{to}", schema, root);
+        Run(input, "convert", $"--import-path={Path.Combine(RepoRoot, "schema")}", $"{from}:{to}", schema, root);
 
     public static string ToText(string format, string schema, string root, byte[] input) =>
         System.Text.Encoding.UTF8.GetString(Convert(format, "text", schema, root, input));

@@ -1,0 +1,238 @@
+# A schema that exercises every feature of the encoding and the generator:
+# used by the conformance tests (with Debian's capnp tool) and the generator tests.
+@0xaa84ff3c64b6eb1b;
+
+using CSharp = import "/csharp.capnp";
+$CSharp.namespace("Wetware.Capnp.Tests.Schema");
+
+# --- annotations: generators must ignore them cleanly ---------------------
+annotation note(*) :Text;
+annotation flag(struct, field) :Void;
+
+# --- enums -------------------------------------------------------------------
+enum Color $note("an enum") {
+  red @0;
+  green @1;
+  blue @2 $note("last");
+}
+
+# --- every primitive, text, data, enum and nested struct ---------------------
+struct Scalars $flag {
+  void @0 :Void;
+  bool @1 :Bool;
+  int8 @2 :Int8;
+  int16 @3 :Int16;
+  int32 @4 :Int32;
+  int64 @5 :Int64;
+  uint8 @6 :UInt8;
+  uint16 @7 :UInt16;
+  uint32 @8 :UInt32;
+  uint64 @9 :UInt64;
+  float32 @10 :Float32;
+  float64 @11 :Float64;
+  text @12 :Text $flag;
+  data @13 :Data;
+  color @14 :Color;
+  inner @15 :Inner;
+}
+
+struct Inner {
+  a @0 :Int32;
+  b @1 :Text;
+  more @2 :List(Int16);
+}
+
+# --- default values of every kind (XOR encoding, pointer defaults) ------------
+struct Defaults {
+  bool @0 :Bool = true;
+  int8 @1 :Int8 = -8;
+  int16 @2 :Int16 = -1600;
+  int32 @3 :Int32 = -320000;
+  int64 @4 :Int64 = -6400000000;
+  uint8 @5 :UInt8 = 200;
+  uint16 @6 :UInt16 = 60000;
+  uint32 @7 :UInt32 = 4000000000;
+  uint64 @8 :UInt64 = 18000000000000000000;
+  float32 @9 :Float32 = 3.5;
+  float64 @10 :Float64 = -1.25e100;
+  text @11 :Text = "default text";
+  data @12 :Data = 0x"01 02 ff";
+  color @13 :Color = blue;
+  inner @14 :Inner = (a = 1, b = "x", more = [4, 5]);
+  ints @15 :List(Int32) = [1, 2, 3];
+  texts @16 :List(Text) = ["a", "bc"];
+  structs @17 :List(Inner) = [(a = 7), (b = "y")];
+  bools @18 :List(Bool) = [true, false, true];
+  nestedDefault @19 :Nested = (inner = (more = [9]), list = [[1], [2, 3]]);
+  floatNan @20 :Float64 = nan;
+  floatInf @21 :Float32 = inf;
+  negZero @22 :Float64 = -0.0;
+}
+
+struct Nested {
+  inner @0 :Inner;
+  list @1 :List(List(Int32));
+}
+
+# --- lists of every element kind -----------------------------------------------
+struct Lists {
+  voids @0 :List(Void);
+  bools @1 :List(Bool);
+  int8s @2 :List(Int8);
+  int16s @3 :List(Int16);
+  int32s @4 :List(Int32);
+  int64s @5 :List(Int64);
+  uint8s @6 :List(UInt8);
+  uint16s @7 :List(UInt16);
+  uint32s @8 :List(UInt32);
+  uint64s @9 :List(UInt64);
+  float32s @10 :List(Float32);
+  float64s @11 :List(Float64);
+  texts @12 :List(Text);
+  datas @13 :List(Data);
+  structs @14 :List(Inner);
+  enums @15 :List(Color);
+  intLists @16 :List(List(Int32));
+  textLists @17 :List(List(Text));
+  deep @18 :List(List(List(Int8)));
+  structLists @19 :List(List(Inner));
+  anys @20 :List(Scalars);
+  emptyStructs @21 :List(Empty);
+}
+
+struct Empty {}
+
+# --- unions and groups ------------------------------------------------------------
+struct Shape {
+  name @0 :Text;
+  union {
+    circle @1 :Float64;            # radius
+    square @2 :Float64;            # side
+    rectangle :group {              # a group inside the unnamed union
+      width @3 :Float64;
+      height @4 :Float64;
+    }
+    nothing @5 :Void;
+    polygon :group {
+      sides @6 :UInt8;
+      style :union {                # a union inside a group inside a union
+        filled @7 :Color;
+        outline @8 :Text;
+        dashed :group {
+          dash @9 :UInt16;
+          gap @10 :UInt16;
+        }
+      }
+    }
+  }
+  position :group {
+    x @11 :Int32;
+    y @12 :Int32;
+  }
+  tag :union {                      # a named union
+    none @13 :Void;
+    label @14 :Text;
+    number @15 :Int64;
+  }
+}
+
+# --- AnyPointer, AnyStruct, capabilities ---------------------------------------------
+struct Anything {
+  any @0 :AnyPointer;
+  anyStruct @1 :AnyStruct;
+  cap @2 :Capability;
+  calc @3 :Calculator;
+  caps @4 :List(Calculator);
+}
+
+interface Calculator {
+  evaluate @0 (expression :Text) -> (value :Float64);
+  subscribe @1 (callback :Callback, every :UInt32) -> (handle :Capability);
+  getSelf @2 () -> (self :Calculator);
+  plain @3 Inner -> Inner;
+
+  interface Callback {
+    notify @0 (value :Float64) -> ();
+  }
+}
+
+# --- generics (erased to AnyPointer in C#) ------------------------------------------------
+struct Box(T) {
+  value @0 :T;
+  label @1 :Text;
+}
+
+struct Pair(K, V) {
+  key @0 :K;
+  value @1 :V;
+}
+
+struct UsesGenerics {
+  textBox @0 :Box(Text);
+  innerBox @1 :Box(Inner);
+  pair @2 :Pair(Text, List(Int32));
+  boxes @3 :List(Box(Inner));
+}
+
+# --- recursion, nesting, scopes ---------------------------------------------------------
+struct Tree {
+  value @0 :Int32;
+  children @1 :List(Tree);
+  next @2 :Tree;
+
+  struct Leaf {
+    payload @0 :Data;
+    struct Deeper {
+      enum Kind { one @0; two @1; }
+      kind @0 :Kind;
+    }
+  }
+}
+
+# --- names that collide with C# keywords or generated members ---------------------------
+struct Keywords {
+  class @0 :Int32;
+  namespace @1 :Text;
+  event @2 :Bool;
+  string @3 :Text;
+  object @4 :Int64;
+  params @5 :List(Int32);
+  reader @6 :Int32;
+  builder @7 :Int32;
+  equals @8 :Int32;
+  toString @9 :Text;
+  getHashCode @10 :Int32;
+  keywords @11 :Int32;
+  union {
+    which @12 :Int32;
+    struct @13 :Text;
+  }
+}
+
+struct Shadows {
+  # Type names that shadow built-in ones inside this scope.
+  struct Text { value @0 :Int32; }
+  struct Data { value @0 :Int32; }
+  struct List { value @0 :Int32; }
+  text @0 :Text;
+  data @1 :Data;
+  list @2 :List;
+}
+
+# --- constants of each kind -------------------------------------------------------------
+const answer :Int32 = 42;
+const bigUnsigned :UInt64 = 0xffffffffffffffff;
+const pi :Float64 = 3.141592653589793;
+const greeting :Text = "hello, wetware";
+const blob :Data = 0x"de ad be ef";
+const favorite :Color = green;
+const origin :Inner = (a = -1, b = "origin", more = [1, 1, 2, 3, 5]);
+const primes :List(UInt16) = [2, 3, 5, 7, 11, 13];
+const words :List(Text) = ["alpha", "beta"];
+const truth :Bool = true;
+
+struct WithConstants {
+  const scoped :Int8 = -3;
+  const scopedText :Text = "inside";
+  value @0 :Int32 = .answer;
+}
