@@ -73,24 +73,35 @@ public static class Framing
     public static MessageReader Read(ReadOnlyMemory<byte> framed, out int bytesConsumed, ReaderOptions? options = null)
     {
         options ??= ReaderOptions.Default;
+        Segment[] segs = ParseSegments(framed, options, null, out bytesConsumed);
+        return new MessageReader(segs, options, null);
+    }
+
+    /// <summary>The segments of the frame at the start of <paramref name="framed"/>, reusing <paramref name="reuse"/> when it has the right length.</summary>
+    internal static Segment[] ParseSegments(ReadOnlyMemory<byte> framed, ReaderOptions options, Segment[]? reuse, out int bytesConsumed)
+    {
         var seq = new ReadOnlySequence<byte>(framed);
-        if (!TryParseHeader(seq, options, out int header, out long body, out int segments))
+        if (!TryParseHeader(seq, options, out int header, out long body, out int segments) || framed.Length < header + body)
         {
             ThrowHelper.Format(framed.Length < 8 || framed.Length < header
                 ? "message is truncated in its segment table"
                 : $"message is truncated: the segment table announces {header + body} bytes, {framed.Length} are present");
         }
-        if (framed.Length < header + body)
-        {
-            ThrowHelper.Format($"message is truncated: the segment table announces {header + body} bytes, {framed.Length} are present");
-        }
         if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray(framed, out ArraySegment<byte> array))
         {
             array = new ArraySegment<byte>(framed.ToArray());
         }
-        Segment[] segs = SegmentsFrom(framed.Span, segments, array.Array!, array.Offset + header);
+        ReadOnlySpan<byte> table = framed.Span;
+        Segment[] segs = reuse is not null && reuse.Length == segments ? reuse : new Segment[segments];
+        int at = array.Offset + header;
+        for (int i = 0; i < segments; i++)
+        {
+            int bytes = (int)BinaryPrimitives.ReadUInt32LittleEndian(table[(4 + 4 * i)..]) * 8;
+            segs[i] = new Segment(array.Array!, at, at + bytes);
+            at += bytes;
+        }
         bytesConsumed = header + (int)body;
-        return new MessageReader(segs, options, null);
+        return segs;
     }
 
     /// <summary>Reads one framed message that must fill <paramref name="framed"/> exactly.</summary>

@@ -133,6 +133,24 @@ public sealed class MessageReader : IDisposable
         return new ReadOnlyMemory<byte>(s.Array, s.Start, s.End - s.Start);
     }
 
+    /// <summary>
+    /// Points this reader at another framed message (zero-copy, array-backed memory), reusing
+    /// its segment table: a loop that reads many messages this way allocates nothing.
+    /// </summary>
+    public void Reset(ReadOnlyMemory<byte> framed)
+    {
+        if (_pooled is not null)
+        {
+            ThrowHelper.InvalidOperation("a reader that owns a pooled buffer cannot be reset");
+        }
+        Segments = Framing.ParseSegments(framed, _options, Segments, out int consumed);
+        if (consumed != framed.Length)
+        {
+            ThrowHelper.Format($"{framed.Length - consumed} bytes follow the message");
+        }
+        TraversalLeft = _options.TraversalLimitWords;
+    }
+
     /// <summary>Restores the traversal budget, for a second full read of the same message.</summary>
     public void ResetTraversalLimit() => TraversalLeft = _options.TraversalLimitWords;
 
