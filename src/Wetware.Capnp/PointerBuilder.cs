@@ -226,6 +226,17 @@ internal readonly struct PointerBuilder
 
     public void SetText(ReadOnlySpan<char> text)
     {
+        // Fast path: encode straight into the free space of this segment (zeroed, so the NUL
+        // and padding are already there), then keep only the words used: one pass, no count.
+        int max = text.Length * 3 + 1;
+        if (text.Length <= 16 * 1024 && Seg.Free >= max)
+        {
+            int start = Seg.Used;
+            int written = Encoding.UTF8.GetBytes(text, Seg.Buffer.AsSpan(start, max - 1));
+            Seg.Used = start + ((written + 8) & ~7);
+            Word = Encode(start - (Pos + 8), 1, (uint)ElementSize.Byte | ((uint)(written + 1) << 3));
+            return;
+        }
         int n = Encoding.UTF8.GetByteCount(text);
         ListBuilder l = InitList(ElementSize.Byte, n + 1);
         Encoding.UTF8.GetBytes(text, l.Seg.Buffer.AsSpan(l.Start, n));
