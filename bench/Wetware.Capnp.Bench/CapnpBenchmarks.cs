@@ -17,6 +17,14 @@ public class CapnpBenchmarks
     private MessageReader _unpackedReader = null!;
     private byte[] _unpackScratch = null!;
 
+    /// <summary>The benchmark message as a frame, to compare with the C++ one byte for byte.</summary>
+    public static byte[] FramedMessage()
+    {
+        using var m = new MessageBuilder();
+        BenchMessages.Fill(m.InitRoot<BenchMessage.Builder>());
+        return Framing.ToArray(m);
+    }
+
     [GlobalSetup]
     public void Setup()
     {

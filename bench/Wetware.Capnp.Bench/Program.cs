@@ -14,14 +14,18 @@ while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
     root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("run from inside the repository");
 }
 string cppBinary = Build(Path.Combine(root, "bench", "cpp", "build.sh"));
-Dictionary<string, double> cpp = RunCpp(cppBinary);
+string cppMessage = Path.Combine(Path.GetTempPath(), $"ww-bench-{Environment.ProcessId}.bin");
+Dictionary<string, double> cpp = RunCpp(cppBinary, cppMessage);
+byte[] cppBytes = File.ReadAllBytes(cppMessage);
+File.Delete(cppMessage);
+byte[] ourBytes = CapnpBenchmarks.FramedMessage();
 
 bool quick = args.Contains("--quick");
 IConfig config = DefaultConfig.Instance.AddJob(quick ? Job.ShortRun : Job.Default).WithOptions(ConfigOptions.DisableOptimizationsValidator);
 Summary summary = BenchmarkRunner.Run<CapnpBenchmarks>(config);
 
 Console.WriteLine();
-Console.WriteLine($"Message: {cpp["bytes"]:F0} bytes, {cpp["packed_bytes"]:F0} packed (C++ and C# build the same values).");
+Console.WriteLine($"Message: {cpp["bytes"]:F0} bytes, {cpp["packed_bytes"]:F0} packed; C# builds {(ourBytes.AsSpan().SequenceEqual(cppBytes) ? "the same bytes as C++" : "DIFFERENT bytes from C++")}.");
 Console.WriteLine($"{"operation",-10} {"C# ns",10} {"C++ ns",10} {"C#/C++",8} {"C# alloc B",11}");
 foreach (BenchmarkReport report in summary.Reports)
 {
@@ -45,9 +49,9 @@ static string Build(string script)
     return path;
 }
 
-static Dictionary<string, double> RunCpp(string binary)
+static Dictionary<string, double> RunCpp(string binary, string dumpPath)
 {
-    var psi = new ProcessStartInfo(binary) { RedirectStandardOutput = true };
+    var psi = new ProcessStartInfo(binary, [dumpPath]) { RedirectStandardOutput = true };
     using Process p = Process.Start(psi)!;
     var result = new Dictionary<string, double>();
     foreach (string line in p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries))

@@ -82,7 +82,7 @@ static double measure(F f) {
 
 volatile long sink;
 
-int main() {
+int main(int argc, char** argv) {
   std::vector<capnp::word> scratch(1024);
   std::vector<kj::byte> out(16384);
 
@@ -121,6 +121,12 @@ int main() {
     sink = r.getRoot<BenchMessage>().getCount();
   });
 
+  if (argc > 1) {  // the framed message, so the C# side can check it builds the same bytes
+    FILE* f = std::fopen(argv[1], "wb");
+    auto bytes = flat.asBytes();
+    std::fwrite(bytes.begin(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
   std::printf("build %.1f\nread %.1f\npack %.1f\nunpack %.1f\n", build, read, pack, unpack);
   std::printf("bytes %zu\npacked_bytes %zu\n", flat.asBytes().size(), packedSize);
   return 0;
