@@ -7,24 +7,17 @@ cd "$root"
 "$root/scripts/install-deps.sh" || exit 1
 dotnet build Wetware.slnx -c Release --nologo -v quiet --no-restore || exit 1
 
-results="$root/artifacts/test-results"
-rm -rf "$results"
-mkdir -p "$results"
-dotnet test Wetware.slnx -c Release --no-build --nologo \
-  --logger "trx" --results-directory "$results" "$@"
-status=$?
+log="$root/artifacts/test-output.log"
+mkdir -p "$(dirname "$log")"
+dotnet test Wetware.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
 
-# One closing line for the whole run, summed over every test assembly's TRX.
-passed=0; failed=0; skipped=0
-for f in "$results"/*.trx; do
-  [ -e "$f" ] || continue
-  line=$(grep -o '<Counters [^>]*>' "$f" | head -n1)
-  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$line")
-  fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line")
-  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$line")
-  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$line")
-  passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
-done
+# One closing line for the whole run, summed over each test assembly's summary line
+# ("Passed!  - Failed: F, Passed: P, Skipped: S, Total: T, ...").
+read -r passed failed skipped < <(
+  grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
+    sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/' |
+    awk '{f+=$1; p+=$2; s+=$3} END {print p+0, f+0, s+0}')
 echo "Totals: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
   echo "error: no test ran" >&2
