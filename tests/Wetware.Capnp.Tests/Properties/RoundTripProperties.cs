@@ -34,4 +34,26 @@ public class RoundTripProperties
             && Dump.Of(m) == Dump.Of(b.AsReader())
             && Canonical.Canonicalize(m.GetRoot()).AsSpan().SequenceEqual(canonical);
     }
+
+    [Property(MaxTest = 300)]
+    public bool PackedAndUnpackedFormsOfRandomMessagesAreEquivalent(int seed, bool smallSegments)
+    {
+        using MessageBuilder b = RandomMessages.Build(seed, smallSegments ? 2 : 1024);
+        byte[] framed = Framing.ToArray(b);
+        byte[] packed = PackedFraming.ToArray(b);
+        using MessageReader m = PackedFraming.Read(packed);
+        return PackedDecoder.DecodeAll(packed).AsSpan().SequenceEqual(framed)
+            && Dump.Of(m) == Dump.Of(b.AsReader());
+    }
+
+    [Fact]
+    public void ResetReaderReadsTheNextMessageWithoutAllocatingANewSegmentTable()
+    {
+        using MessageBuilder a = RandomMessages.Build(1);
+        using MessageBuilder b = RandomMessages.Build(2);
+        using MessageReader m = Framing.Read(Framing.ToArray(a));
+        Assert.Equal(Dump.Of(a.AsReader()), Dump.Of(m));
+        m.Reset(Framing.ToArray(b));
+        Assert.Equal(Dump.Of(b.AsReader()), Dump.Of(m));
+    }
 }
