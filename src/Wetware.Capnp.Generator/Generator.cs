@@ -157,14 +157,25 @@ internal sealed class Generator
     private static void EmitEnum(CodeWriter w, NodeReader n, string name)
     {
         w.Open($"public enum {name} : ushort");
-        var taken = new HashSet<string>();
-        int i = 0;
-        foreach (EnumerantReader e in n.Enumerants)
+        List<string> names = EnumerantNames(n);
+        for (int i = 0; i < names.Count; i++)
         {
-            w.Line($"{Naming.Unique(Naming.Escape(Naming.Pascal(e.Name)), taken)} = {i++},");
+            w.Line($"{names[i]} = {i},");
         }
         w.Close();
         w.Line();
+    }
+
+    /// <summary>C# names of an enum's enumerants, in ordinal order.</summary>
+    private static List<string> EnumerantNames(NodeReader n)
+    {
+        var taken = new HashSet<string>();
+        var names = new List<string>();
+        foreach (EnumerantReader e in n.Enumerants)
+        {
+            names.Add(Naming.Unique(Naming.Escape(Naming.Pascal(e.Name)), taken));
+        }
+        return names;
     }
 
     private void EmitInterface(CodeWriter w, NodeReader n)
@@ -751,7 +762,10 @@ internal sealed class Generator
                     : double.IsNegativeInfinity(f) ? "double.NegativeInfinity" : f.ToString("R", inv) + "D";
             }
             case TypeKind.Enum:
-                return $"({_fullName[t.TypeId]}){(ushort)bits}";
+            {
+                List<string> names = EnumerantNames(_nodes[t.TypeId]);
+                return (int)bits < names.Count ? $"{_fullName[t.TypeId]}.{names[(int)bits]}" : $"({_fullName[t.TypeId]}){(ushort)bits}";
+            }
             default:
                 throw new InvalidOperationException($"not a primitive: {t.Kind}");
         }
