@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Wetware.Capnp;
 
@@ -48,11 +51,22 @@ public static class PackedEncoder
                     o[w++] = (byte)run;
                     continue;
                 }
-                for (int b = 0; b < 8; b++)
+                if (Ssse3.IsSupported)
                 {
-                    byte v = (byte)(word >> (b * 8));
-                    o[w] = v;
-                    w += v != 0 ? 1 : 0;
+                    // Compact the non-zero bytes with one shuffle (16 bytes stored; the step has room).
+                    Vector128<byte> bytes = Vector128.CreateScalar(word).AsByte();
+                    Vector128<byte> compact = Ssse3.Shuffle(bytes, CompactMasks[tag]);
+                    compact.StoreUnsafe(ref MemoryMarshal.GetReference(o), (nuint)w);
+                    w += System.Numerics.BitOperations.PopCount(tag);
+                }
+                else
+                {
+                    for (int b = 0; b < 8; b++)
+                    {
+                        byte v = (byte)(word >> (b * 8));
+                        o[w] = v;
+                        w += v != 0 ? 1 : 0;
+                    }
                 }
                 if (tag == 0xFF)
                 {
@@ -70,6 +84,29 @@ public static class PackedEncoder
             }
             output.Advance(w);
         }
+    }
+
+    /// <summary>For each tag, the shuffle that moves the word's marked bytes to the front.</summary>
+    private static readonly Vector128<byte>[] CompactMasks = BuildCompactMasks();
+
+    private static Vector128<byte>[] BuildCompactMasks()
+    {
+        var masks = new Vector128<byte>[256];
+        Span<byte> m = stackalloc byte[16];
+        for (int tag = 0; tag < 256; tag++)
+        {
+            m.Fill(0x80);
+            int k = 0;
+            for (int b = 0; b < 8; b++)
+            {
+                if ((tag & (1 << b)) != 0)
+                {
+                    m[k++] = (byte)b;
+                }
+            }
+            masks[tag] = Vector128.Create((ReadOnlySpan<byte>)m);
+        }
+        return masks;
     }
 
     /// <summary>Bit i set when byte i of the word is non-zero.</summary>
