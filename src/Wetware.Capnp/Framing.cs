@@ -91,15 +91,7 @@ public static class Framing
         {
             array = new ArraySegment<byte>(framed.ToArray());
         }
-        ReadOnlySpan<byte> table = framed.Span;
-        Segment[] segs = reuse is not null && reuse.Length == segments ? reuse : new Segment[segments];
-        int at = array.Offset + header;
-        for (int i = 0; i < segments; i++)
-        {
-            int bytes = (int)BinaryPrimitives.ReadUInt32LittleEndian(table[(4 + 4 * i)..]) * 8;
-            segs[i] = new Segment(array.Array!, at, at + bytes);
-            at += bytes;
-        }
+        Segment[] segs = SegmentsFrom(framed.Span, segments, array.Array!, array.Offset + header, reuse);
         bytesConsumed = header + (int)body;
         return segs;
     }
@@ -130,12 +122,7 @@ public static class Framing
         }
         Span<byte> first = stackalloc byte[4];
         buffer.Slice(0, 4).CopyTo(first);
-        long count = (long)BinaryPrimitives.ReadUInt32LittleEndian(first) + 1;
-        if (count > options.MaxSegments)
-        {
-            ThrowHelper.Limit(CapnpLimit.SegmentCount, options.MaxSegments);
-        }
-        segmentCount = (int)count;
+        segmentCount = SegmentCount(first, options);
         headerBytes = HeaderBytes(segmentCount);
         if (buffer.Length < headerBytes)
         {
@@ -143,22 +130,39 @@ public static class Framing
         }
         Span<byte> table = segmentCount <= 64 ? stackalloc byte[headerBytes] : new byte[headerBytes];
         buffer.Slice(0, headerBytes).CopyTo(table);
+        bodyBytes = BodyBytes(table, segmentCount, options);
+        return true;
+    }
+
+    /// <summary>The segment count from the first word of a segment table, checked against the limit.</summary>
+    internal static int SegmentCount(ReadOnlySpan<byte> firstWord, ReaderOptions options)
+    {
+        long count = (long)BinaryPrimitives.ReadUInt32LittleEndian(firstWord) + 1;
+        if (count > options.MaxSegments)
+        {
+            ThrowHelper.Limit(CapnpLimit.SegmentCount, options.MaxSegments);
+        }
+        return (int)count;
+    }
+
+    /// <summary>The body size a whole segment table announces, checked against the message size limit.</summary>
+    internal static long BodyBytes(ReadOnlySpan<byte> table, int segmentCount, ReaderOptions options)
+    {
         long words = 0;
         for (int i = 0; i < segmentCount; i++)
         {
             words += BinaryPrimitives.ReadUInt32LittleEndian(table[(4 + 4 * i)..]);
         }
-        bodyBytes = words * 8;
-        if (headerBytes + bodyBytes > options.MaxMessageBytes)
+        if (HeaderBytes(segmentCount) + words * 8 > options.MaxMessageBytes)
         {
             ThrowHelper.Limit(CapnpLimit.MessageSize, options.MaxMessageBytes);
         }
-        return true;
+        return words * 8;
     }
 
-    private static Segment[] SegmentsFrom(ReadOnlySpan<byte> header, int count, byte[] array, int bodyStart)
+    internal static Segment[] SegmentsFrom(ReadOnlySpan<byte> header, int count, byte[] array, int bodyStart, Segment[]? reuse = null)
     {
-        var segs = new Segment[count];
+        Segment[] segs = reuse is not null && reuse.Length == count ? reuse : new Segment[count];
         int at = bodyStart;
         for (int i = 0; i < count; i++)
         {

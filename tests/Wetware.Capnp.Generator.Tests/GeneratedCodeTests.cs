@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Wetware.Capnp.Tests.Infrastructure;
 using Wetware.Capnp.Tests.Schema;
 
 namespace Wetware.Capnp.Generator.Tests;
@@ -210,7 +210,7 @@ public class GeneratedCodeTests
         p.SetExpression("1+1");
         Assert.Equal("1+1", p.AsReader().Expression.ToString());
         // Type ids are the compiler's, as `capnp compile -ocapnp` prints them.
-        string printed = System.Text.Encoding.UTF8.GetString(Capnp([], "compile", "-ocapnp", $"--import-path={Path.Combine(Repo.Root, "schema")}", Path.Combine(Repo.Root, "schema/system.capnp")));
+        string printed = System.Text.Encoding.UTF8.GetString(Capnp([], "compile", "-ocapnp", $"--import-path={Path.Combine(CapnpTool.RepoRoot, "schema")}", Path.Combine(CapnpTool.RepoRoot, "schema/system.capnp")));
         Assert.Contains($"interface Host @0x{Wetware.Schema.Host.TypeId:x}", printed);
         Assert.Contains($"struct PeerInfo @0x{Wetware.Schema.PeerInfo.TypeId:x}", printed);
     }
@@ -218,7 +218,7 @@ public class GeneratedCodeTests
     [Fact]
     public void MessageWrittenByTheToolReadsThroughGeneratedReaders()
     {
-        string root = Repo.Root;
+        string root = CapnpTool.RepoRoot;
         byte[] binary = Capnp(File.ReadAllBytes(Path.Combine(root, "tests/conformance/lists-all.txt")),
             "convert", $"--import-path={Path.Combine(root, "schema")}", "text:binary", Path.Combine(root, "tests/schemas/test.capnp"), "Lists");
         using MessageReader m = Framing.Read(binary);
@@ -264,38 +264,5 @@ public class GeneratedCodeTests
         Assert.True(message.Struct.DiscriminantCount > 10);
     }
 
-    private static byte[] Capnp(byte[] stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("capnp") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using Process p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start capnp (apt-get install capnproto)");
-        var output = new MemoryStream();
-        Task copy = p.StandardOutput.BaseStream.CopyToAsync(output);
-        p.StandardInput.BaseStream.Write(stdin);
-        p.StandardInput.Close();
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        copy.Wait();
-        Assert.True(p.ExitCode == 0, $"capnp {string.Join(' ', args)}: {err}");
-        return output.ToArray();
-    }
-}
-
-internal static class Repo
-{
-    public static string Root
-    {
-        get
-        {
-            string? dir = AppContext.BaseDirectory;
-            while (dir is not null && !File.Exists(Path.Combine(dir, "Wetware.slnx")))
-            {
-                dir = Path.GetDirectoryName(dir);
-            }
-            return dir ?? throw new InvalidOperationException("repository root not found");
-        }
-    }
+    private static byte[] Capnp(byte[] stdin, params string[] args) => CapnpTool.Run(stdin, args);
 }

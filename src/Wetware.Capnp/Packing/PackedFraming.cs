@@ -85,25 +85,12 @@ public sealed class PackedMessageReader
         {
             return null;
         }
-        long count = (long)BinaryPrimitives.ReadUInt32LittleEndian(first) + 1;
-        if (count > _options.MaxSegments)
-        {
-            ThrowHelper.Limit(CapnpLimit.SegmentCount, _options.MaxSegments);
-        }
-        int headerBytes = Framing.HeaderBytes((int)count);
+        int count = Framing.SegmentCount(first, _options);
+        int headerBytes = Framing.HeaderBytes(count);
         byte[] header = new byte[headerBytes];
         first.CopyTo(header, 0);
         await FillAsync(header, 8, headerBytes - 8, atStart: false, cancellationToken).ConfigureAwait(false);
-        long words = 0;
-        for (int i = 0; i < count; i++)
-        {
-            words += BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4 + 4 * i));
-        }
-        if (headerBytes + words * 8 > _options.MaxMessageBytes)
-        {
-            ThrowHelper.Limit(CapnpLimit.MessageSize, _options.MaxMessageBytes);
-        }
-        int body = (int)(words * 8);
+        int body = (int)Framing.BodyBytes(header, count, _options);
         byte[] pooled = ArrayPool<byte>.Shared.Rent(Math.Max(body, 8));
         try
         {
@@ -114,14 +101,7 @@ public sealed class PackedMessageReader
             ArrayPool<byte>.Shared.Return(pooled);
             throw;
         }
-        var segs = new Segment[count];
-        int at = 0;
-        for (int i = 0; i < count; i++)
-        {
-            int bytes = (int)BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4 + 4 * i)) * 8;
-            segs[i] = new Segment(pooled, at, at + bytes);
-            at += bytes;
-        }
+        Segment[] segs = Framing.SegmentsFrom(header, count, pooled, 0);
         return new MessageReader(segs, _options, pooled);
     }
 
