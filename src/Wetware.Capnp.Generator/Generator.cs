@@ -14,10 +14,13 @@ internal sealed class Generator
     private readonly Dictionary<ulong, List<ulong>> _typeChildren = [];
     private readonly Dictionary<ulong, string> _namespaces = [];
     private readonly string? _defaultNamespace;
+    private readonly string _topVisibility;
     private ulong _namespaceAnnotation;
 
-    public Generator(RequestReader request, string? defaultNamespace)
+    /// <param name="visibility">"public" (default) or "internal": the accessibility of top-level generated types.</param>
+    public Generator(RequestReader request, string? defaultNamespace, string? visibility = null)
     {
+        _topVisibility = visibility?.Trim() == "internal" ? "internal" : "public";
         _defaultNamespace = string.IsNullOrWhiteSpace(defaultNamespace) ? null : defaultNamespace.Trim();
         foreach (NodeReader n in request.Nodes)
         {
@@ -51,11 +54,24 @@ internal sealed class Generator
         w.Open($"namespace {_namespaces[fileId]}");
         foreach (ulong id in _typeChildren.GetValueOrDefault(fileId) ?? [])
         {
+            _visibility = _topVisibility;
             EmitNode(w, _nodes[id]);
         }
+        _visibility = _topVisibility;
         EmitConstantsClass(w, file, FileClassName(file));
         w.Close();
         return w.ToString();
+    }
+
+    /// <summary>Accessibility of the next type emitted: the top-level one for file members, public inside them.</summary>
+    private string _visibility = "public";
+
+    /// <summary>Takes the accessibility for the type being emitted; types nested in it are public.</summary>
+    private string Visibility()
+    {
+        string v = _visibility;
+        _visibility = "public";
+        return v;
     }
 
     private string NamespaceOf(NodeReader file)
@@ -154,9 +170,9 @@ internal sealed class Generator
         }
     }
 
-    private static void EmitEnum(CodeWriter w, NodeReader n, string name)
+    private void EmitEnum(CodeWriter w, NodeReader n, string name)
     {
-        w.Open($"public enum {name} : ushort");
+        w.Open($"{Visibility()} enum {name} : ushort");
         List<string> names = EnumerantNames(n);
         for (int i = 0; i < names.Count; i++)
         {
@@ -180,7 +196,7 @@ internal sealed class Generator
 
     private void EmitInterface(CodeWriter w, NodeReader n)
     {
-        w.Open($"public static partial class {_simpleName[n.Id]}");
+        w.Open($"{Visibility()} static partial class {_simpleName[n.Id]}");
         w.Line($"public const ulong TypeId = 0x{n.Id:x}UL;");
         w.Line();
         w.Open("public static class Methods");
@@ -208,7 +224,7 @@ internal sealed class Generator
     {
         string name = _simpleName[n.Id];
         string self = _fullName[n.Id];
-        w.Open($"public static partial class {name}");
+        w.Open($"{Visibility()} static partial class {name}");
         w.Line($"public const ulong TypeId = 0x{n.Id:x}UL;");
         if (!n.IsGroup)
         {
@@ -667,7 +683,7 @@ internal sealed class Generator
         {
             return;
         }
-        w.Open($"public static partial class {className}");
+        w.Open($"{Visibility()} static partial class {className}");
         EmitConstants(w, scope);
         w.Close();
     }

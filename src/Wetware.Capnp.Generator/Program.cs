@@ -11,7 +11,9 @@ try
     var options = new ReaderOptions { TraversalLimitWords = long.MaxValue / 2, NestingLimit = 1024, MaxSegments = 1 << 20, MaxMessageBytes = 1L << 31 };
     using MessageReader message = Framing.Read(buffer.ToArray(), options);
     var request = new RequestReader(message.GetRoot());
-    var generator = new Generator(request, Environment.GetEnvironmentVariable("CAPNPC_CSHARP_NAMESPACE"));
+    var generator = new Generator(request,
+        Environment.GetEnvironmentVariable("CAPNPC_CSHARP_NAMESPACE"),
+        Environment.GetEnvironmentVariable("CAPNPC_CSHARP_VISIBILITY"));
     foreach (RequestedFileReader file in request.RequestedFiles)
     {
         string path = file.Filename + ".cs";
