@@ -1,0 +1,30 @@
+using P = Wetware.Capnp.Rpc.Protocol;
+
+namespace Wetware.Capnp.Rpc;
+
+/// <summary>A capability the peer hosts (an entry of our imports table).</summary>
+internal sealed class ImportedCapability(RpcConnection connection, uint importId) : CapabilityHook
+{
+    public RpcConnection Connection => connection;
+
+    public uint ImportId => importId;
+
+    /// <summary>How many times the peer has sent us this capability: what we owe it in <c>Release</c>.</summary>
+    public int RemoteRefs = 1;
+
+    /// <summary>Set once the last local reference is gone (the entry may not be revived).</summary>
+    public bool Released;
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        var message = new MessageBuilder(128);
+        P.Call.Builder call = message.InitRoot<P.Message.Builder>().InitCall();
+        P.Payload.Builder payload = call.InitParams();
+        return new RpcRequest(this, message, payload.Content, interfaceId, methodId);
+    }
+
+    public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) =>
+        connection.CallAsync(this, request, cancellationToken);
+
+    protected override void OnLastRelease() => connection.ReleaseImport(this);
+}

@@ -1,0 +1,659 @@
+using P = Wetware.Capnp.Rpc.Protocol;
+
+namespace Wetware.Capnp.Rpc;
+
+public sealed partial class RpcConnection
+{
+    /// <summary>A protocol violation by the peer: the connection is aborted with this reason.</summary>
+    private sealed class ProtocolViolation(string reason) : Exception(reason);
+
+    private sealed class Answer
+    {
+        public bool Returned;
+        public bool Finished;
+        public readonly CancellationTokenSource Cancel = new();
+
+        /// <summary>Export ids the Return handed out, released if the caller finishes with releaseResultCaps.</summary>
+        public List<uint>? ExportedCaps;
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        RpcException reason = new(RpcErrorType.Disconnected, "the peer closed the connection");
+        try
+        {
+            while (true)
+            {
+                MessageReader? message = await Framing.ReadMessageAsync(_transport.Input, _options.Reader).ConfigureAwait(false);
+                if (message is null)
+                {
+                    break;
+                }
+                Handle(message);
+            }
+        }
+        catch (ProtocolViolation e)
+        {
+            reason = new RpcException(RpcErrorType.Failed, $"protocol violation by the peer: {e.Message}");
+            await SendAbortAsync(reason.Reason).ConfigureAwait(false);
+        }
+        catch (CapnpException e)
+        {
+            reason = new RpcException(RpcErrorType.Failed, $"bad message from the peer: {e.Message}");
+            await SendAbortAsync(reason.Reason).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.Type == RpcErrorType.Disconnected)
+        {
+            reason = e;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            reason = new RpcException(RpcErrorType.Disconnected, $"connection lost: {e.Message}");
+        }
+        catch (Exception e)
+        {
+            // A bug of ours must not leave a connection that silently stops reading.
+            reason = new RpcException(RpcErrorType.Failed, $"internal error handling a message: {e.GetType().Name}: {e.Message}");
+            await SendAbortAsync(reason.Reason).ConfigureAwait(false);
+        }
+        Close(reason);
+        await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
+    private void Handle(MessageReader message)
+    {
+        bool keep = false;
+        try
+        {
+            P.Message.Reader m = message.GetRoot<P.Message.Reader>();
+            switch (m.Which)
+            {
+                case P.Message.Which.Bootstrap:
+                    HandleBootstrap(m.Bootstrap);
+                    break;
+                case P.Message.Which.Call:
+                    keep = HandleCall(m.Call, message);
+                    break;
+                case P.Message.Which.Return:
+                    keep = HandleReturn(m.Return, message);
+                    break;
+                case P.Message.Which.Finish:
+                    HandleFinish(m.Finish);
+                    break;
+                case P.Message.Which.Release:
+                    HandleRelease(m.Release);
+                    break;
+                case P.Message.Which.Abort:
+                    throw new RpcException(RpcErrorType.Disconnected, $"the peer aborted the connection: {m.Abort.Reason}");
+                case P.Message.Which.Unimplemented:
+                    HandleUnimplemented(m.Unimplemented);
+                    break;
+                default:
+                    // Messages of levels we do not implement get echoed back (rpc.capnp, Unimplemented).
+                    _ = ReplyUnimplementedAsync(m);
+                    break;
+            }
+        }
+        finally
+        {
+            if (!keep)
+            {
+                message.Dispose();
+            }
+        }
+    }
+
+    private async Task ReplyUnimplementedAsync(P.Message.Reader m)
+    {
+        using var reply = new MessageBuilder();
+        reply.InitRoot<P.Message.Builder>().SetUnimplemented(m);
+        try
+        {
+            await SendAsync(reply).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+        }
+    }
+
+    private void HandleBootstrap(P.Bootstrap.Reader b)
+    {
+        uint id = b.QuestionId;
+        var answer = new Answer();
+        lock (_sync)
+        {
+            if (!_answers.TryAdd(id, answer))
+            {
+                throw new ProtocolViolation($"Bootstrap reuses question id {id}, which is still in use");
+            }
+        }
+        var reply = new MessageBuilder();
+        P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
+        r.AnswerId = id;
+        if (_bootstrap is null)
+        {
+            WriteException(r.InitException(), new RpcException(RpcErrorType.Failed, "this side of the connection offers no bootstrap capability"));
+        }
+        else
+        {
+            P.Payload.Builder payload = r.InitResults();
+            payload.Content.SetCapability(0);
+            lock (_sync)
+            {
+                WriteCapTable(payload, [_bootstrap]);
+                answer.ExportedCaps = [payload.AsReader().CapTable[0].SenderHosted];
+            }
+        }
+        _ = SendReturnAsync(id, answer, reply);
+    }
+
+    private bool HandleCall(P.Call.Reader call, MessageReader message)
+    {
+        uint id = call.QuestionId;
+        var answer = new Answer();
+        CapabilityHook target;
+        lock (_sync)
+        {
+            if (!_answers.TryAdd(id, answer))
+            {
+                throw new ProtocolViolation($"Call reuses question id {id}, which is still in use");
+            }
+            P.MessageTarget.Reader t = call.Target;
+            if (t.Which != P.MessageTarget.Which.ImportedCap)
+            {
+                _answers.Remove(id);
+                _ = ReturnExceptionAsync(id, new RpcException(RpcErrorType.Unimplemented, "calls on promised answers (pipelining) are not supported yet"));
+                return false;
+            }
+            Export? e = _exports.Find(t.ImportedCap);
+            if (e is null)
+            {
+                throw new ProtocolViolation($"Call targets export {t.ImportedCap}, which does not exist");
+            }
+            target = e.Hook;
+            target.AddRef();
+        }
+        if (_answers.Count > _options.MaxQuestions)
+        {
+            lock (_sync)
+            {
+                _answers.Remove(id);
+            }
+            target.Release();
+            _ = ReturnExceptionAsync(id, new RpcException(RpcErrorType.Overloaded, $"too many calls in flight (limit {_options.MaxQuestions})"));
+            return false;
+        }
+        CapabilityHook?[] paramCaps = ReadCapTable(call.Params);
+        _ = DispatchAsync(id, answer, target, call, paramCaps, message);
+        return true;
+    }
+
+    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
+    {
+        var reply = new MessageBuilder();
+        P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
+        r.AnswerId = id;
+        P.Payload.Builder payload = default;
+        bool hasResults = false;
+        CallContext? context = null;
+        try
+        {
+            if (target is LocalCapability local)
+            {
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, () =>
+                {
+                    payload = r.InitResults();
+                    hasResults = true;
+                    return payload.Content;
+                }, answer.Cancel.Token);
+                await local.Server.DispatchAsync(context).ConfigureAwait(false);
+                if (!hasResults)
+                {
+                    payload = r.InitResults();
+                }
+                lock (_sync)
+                {
+                    WriteCapTable(payload, context.ResultCaps);
+                    answer.ExportedCaps = ExportIds(payload);
+                }
+            }
+            else
+            {
+                // Forward to another capability (an import of another connection, a broken one...).
+                RpcRequest forwarded = target.NewRequest(call.InterfaceId, call.MethodId);
+                forwarded.Params.Set(call.Params.Content);
+                foreach (CapabilityHook? h in paramCaps)
+                {
+                    if (h is not null)
+                    {
+                        h.AddRef();
+                        forwarded.Caps.Add(h);
+                    }
+                }
+                using RpcResponse response = await forwarded.SendAsync(answer.Cancel.Token).ConfigureAwait(false);
+                payload = r.InitResults();
+                payload.Content.Set(response.Results);
+                var caps = new List<CapabilityHook>();
+                for (uint i = 0; i < response.CapabilityCount; i++)
+                {
+                    Capability? c = response.GetCapability(i);
+                    caps.Add(c?.Hook ?? new BrokenCapability(new RpcException(RpcErrorType.Failed, "null capability")));
+                }
+                lock (_sync)
+                {
+                    WriteCapTable(payload, caps);
+                    answer.ExportedCaps = ExportIds(payload);
+                }
+                foreach (CapabilityHook h in caps)
+                {
+                    h.Release();
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            reply.Dispose();
+            reply = new MessageBuilder();
+            P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
+            er.AnswerId = id;
+            WriteException(er.InitException(), RpcException.From(e));
+        }
+        finally
+        {
+            if (context is not null)
+            {
+                foreach (CapabilityHook h in context.ResultCaps)
+                {
+                    h.Release();
+                }
+                context.ReleaseParamCaps();
+            }
+            else
+            {
+                foreach (CapabilityHook? h in paramCaps)
+                {
+                    h?.Release();
+                }
+            }
+            target.Release();
+            message.Dispose();
+        }
+        await SendReturnAsync(id, answer, reply).ConfigureAwait(false);
+    }
+
+    private static List<uint> ExportIds(P.Payload.Builder payload)
+    {
+        var ids = new List<uint>();
+        foreach (P.CapDescriptor.Reader d in payload.AsReader().CapTable)
+        {
+            if (d.Which == P.CapDescriptor.Which.SenderHosted)
+            {
+                ids.Add(d.SenderHosted);
+            }
+        }
+        return ids;
+    }
+
+    private async Task ReturnExceptionAsync(uint id, RpcException error)
+    {
+        var reply = new MessageBuilder();
+        P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
+        r.AnswerId = id;
+        WriteException(r.InitException(), error);
+        using (reply)
+        {
+            try
+            {
+                await SendAsync(reply).ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+            }
+        }
+    }
+
+    private async Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
+    {
+        using (reply)
+        {
+            try
+            {
+                await SendAsync(reply).ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+                return;
+            }
+        }
+        lock (_sync)
+        {
+            answer.Returned = true;
+            if (answer.Finished)
+            {
+                _answers.Remove(id);
+            }
+        }
+    }
+
+    private static void WriteException(P.Exception.Builder e, RpcException error)
+    {
+        e.Type = (P.Exception.Type)(ushort)error.Type;
+        e.SetReason(error.Reason);
+    }
+
+    private bool HandleReturn(P.Return.Reader r, MessageReader message)
+    {
+        uint id = r.AnswerId;
+        Question? q;
+        bool sendFinish;
+        lock (_sync)
+        {
+            q = _questions.Find(id);
+            if (q is null || q.Returned)
+            {
+                throw new ProtocolViolation($"Return for question {id}, which is not outstanding");
+            }
+            q.Returned = true;
+            sendFinish = !q.FinishSent;
+            q.FinishSent = true;
+            if (!sendFinish)
+            {
+                _questions.Remove(id); // canceled earlier: Finish is already out
+            }
+        }
+        if (sendFinish)
+        {
+            _ = SendFinishAsync(id, q);
+        }
+        switch (r.Which)
+        {
+            case P.Return.Which.Results:
+            {
+                CapabilityHook?[] caps = ReadCapTable(r.Results);
+                var response = new RpcResponse(r.Results.Content, caps, message);
+                if (!q.Result.TrySetResult(response))
+                {
+                    response.Dispose(); // the caller stopped waiting
+                }
+                return true;
+            }
+            case P.Return.Which.Exception:
+                q.Result.TrySetException(new RpcException((RpcErrorType)Math.Min((ushort)r.Exception.Type, (ushort)3), r.Exception.Reason.ToString()));
+                return false;
+            case P.Return.Which.Canceled:
+                q.Result.TrySetException(new RpcException(RpcErrorType.Failed, "the call was canceled"));
+                return false;
+            default:
+                q.Result.TrySetException(new RpcException(RpcErrorType.Unimplemented, $"unsupported Return kind {r.Which}"));
+                return false;
+        }
+    }
+
+    private void HandleFinish(P.Finish.Reader f)
+    {
+        uint id = f.QuestionId;
+        Answer? answer;
+        List<CapabilityHook> released = [];
+        lock (_sync)
+        {
+            if (!_answers.TryGetValue(id, out answer) || answer.Finished)
+            {
+                throw new ProtocolViolation($"Finish for question {id}, which is not outstanding");
+            }
+            answer.Finished = true;
+            if (answer.Returned)
+            {
+                _answers.Remove(id);
+            }
+            if (f.ReleaseResultCaps && answer.ExportedCaps is { } ids)
+            {
+                foreach (uint e in ids)
+                {
+                    if (ReleaseExport(e, 1) is { } h)
+                    {
+                        released.Add(h);
+                    }
+                }
+                answer.ExportedCaps = null;
+            }
+        }
+        answer.Cancel.Cancel();
+        foreach (CapabilityHook h in released)
+        {
+            h.Release();
+        }
+    }
+
+    private void HandleRelease(P.Release.Reader r)
+    {
+        CapabilityHook? released;
+        lock (_sync)
+        {
+            if (_exports.Find(r.Id) is null)
+            {
+                throw new ProtocolViolation($"Release of export {r.Id}, which does not exist");
+            }
+            released = ReleaseExport(r.Id, (int)Math.Min(r.ReferenceCount, int.MaxValue));
+        }
+        released?.Release();
+    }
+
+    /// <summary>Drops references to an export; returns its hook when the entry is gone (release it outside the lock).</summary>
+    private CapabilityHook? ReleaseExport(uint id, int count)
+    {
+        Export? e = _exports.Find(id);
+        if (e is null)
+        {
+            return null;
+        }
+        e.RefCount -= count;
+        if (e.RefCount > 0)
+        {
+            return null;
+        }
+        _exports.Remove(id);
+        _exportIds.Remove(e.Hook);
+        return e.Hook;
+    }
+
+    private void HandleUnimplemented(P.Message.Reader m)
+    {
+        uint? question = m.Which switch
+        {
+            P.Message.Which.Call => m.Call.QuestionId,
+            P.Message.Which.Bootstrap => m.Bootstrap.QuestionId,
+            _ => null,
+        };
+        if (question is uint id)
+        {
+            Question? q;
+            lock (_sync)
+            {
+                q = _questions.Find(id);
+                _questions.Remove(id);
+            }
+            q?.Result.TrySetException(new RpcException(RpcErrorType.Unimplemented, "the peer does not implement this message"));
+        }
+    }
+
+    /// <summary>The capabilities a payload carries, as hooks (each holding one reference).</summary>
+    private CapabilityHook?[] ReadCapTable(P.Payload.Reader payload)
+    {
+        StructList<P.CapDescriptor.Reader> table = payload.CapTable;
+        var caps = new CapabilityHook?[table.Count];
+        lock (_sync)
+        {
+            for (int i = 0; i < caps.Length; i++)
+            {
+                P.CapDescriptor.Reader d = table[i];
+                caps[i] = d.Which switch
+                {
+                    P.CapDescriptor.Which.None => null,
+                    P.CapDescriptor.Which.SenderHosted => Import(d.SenderHosted),
+                    P.CapDescriptor.Which.SenderPromise => Import(d.SenderPromise),
+                    P.CapDescriptor.Which.ReceiverHosted => LocalExport(d.ReceiverHosted),
+                    _ => new BrokenCapability(new RpcException(RpcErrorType.Unimplemented, $"capability descriptor {d.Which} is not supported yet")),
+                };
+            }
+        }
+        return caps;
+    }
+
+    private CapabilityHook Import(uint id)
+    {
+        if (_imports.TryGetValue(id, out ImportedCapability? existing) && !existing.Released && existing.TryAddRef())
+        {
+            existing.RemoteRefs++;
+            return existing;
+        }
+        var imp = new ImportedCapability(this, id);
+        _imports[id] = imp;
+        return imp;
+    }
+
+    private CapabilityHook LocalExport(uint id)
+    {
+        Export? e = _exports.Find(id);
+        if (e is null)
+        {
+            throw new ProtocolViolation($"receiverHosted capability {id} is not one of our exports");
+        }
+        e.Hook.AddRef();
+        return e.Hook;
+    }
+
+    /// <summary>The last local reference to an import is gone: tell the peer (Release).</summary>
+    internal void ReleaseImport(ImportedCapability imp)
+    {
+        int refs;
+        lock (_sync)
+        {
+            imp.Released = true;
+            if (!_imports.TryGetValue(imp.ImportId, out ImportedCapability? current) || current != imp)
+            {
+                return;
+            }
+            _imports.Remove(imp.ImportId);
+            refs = imp.RemoteRefs;
+            if (_closed is not null)
+            {
+                return;
+            }
+        }
+        _ = SendReleaseAsync(imp.ImportId, refs);
+    }
+
+    private async Task SendReleaseAsync(uint id, int count)
+    {
+        using var m = new MessageBuilder(8);
+        P.Release.Builder r = m.InitRoot<P.Message.Builder>().InitRelease();
+        r.Id = id;
+        r.ReferenceCount = (uint)count;
+        try
+        {
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+        }
+    }
+
+    private async Task SendAbortAsync(string reason)
+    {
+        using var m = new MessageBuilder(32);
+        WriteException(m.InitRoot<P.Message.Builder>().InitAbort(), new RpcException(RpcErrorType.Failed, reason));
+        try
+        {
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or IOException or InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>Ends the connection: every question fails, every import breaks, every export is released.</summary>
+    private void Close(RpcException reason)
+    {
+        List<Question> questions;
+        List<Answer> answers;
+        List<CapabilityHook> exports;
+        lock (_sync)
+        {
+            if (_closed is not null)
+            {
+                return;
+            }
+            _closed = reason;
+            questions = [.. _questions.Entries().Select(e => e.Value)];
+            foreach (var (id, _) in _questions.Entries().ToList())
+            {
+                _questions.Remove(id);
+            }
+            answers = [.. _answers.Values];
+            _answers.Clear();
+            exports = [.. _exports.Entries().Select(e => e.Value.Hook)];
+            foreach (var (id, _) in _exports.Entries().ToList())
+            {
+                _exports.Remove(id);
+            }
+            _exportIds.Clear();
+            foreach (ImportedCapability imp in _imports.Values)
+            {
+                imp.Released = true;
+            }
+            _imports.Clear();
+        }
+        var disconnected = new RpcException(RpcErrorType.Disconnected, reason.Reason);
+        foreach (Question q in questions)
+        {
+            q.Result.TrySetException(disconnected);
+        }
+        foreach (Answer a in answers)
+        {
+            a.Cancel.Cancel();
+        }
+        foreach (CapabilityHook h in exports)
+        {
+            h.Release();
+        }
+        _bootstrap?.Release();
+        // The read loop completes the input as it exits; the output is completed once no write is in progress.
+        _transport.Input.CancelPendingRead();
+        _transport.Output.CancelPendingFlush();
+        _ = CompleteOutputAsync();
+        _done.TrySetResult();
+    }
+
+    private async Task CompleteOutputAsync()
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Close(new RpcException(RpcErrorType.Disconnected, "the connection was closed locally"));
+        Task? reader;
+        lock (_sync)
+        {
+            reader = _reader;
+            _reader ??= Task.CompletedTask; // never start after dispose
+        }
+        if (reader is null)
+        {
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            await reader.ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+using System.IO.Pipelines;
+using P = Wetware.Capnp.Rpc.Protocol;
+
+namespace Wetware.Capnp.Rpc;
+
+/// <summary>Limits of one connection (shared/spec/README.md, "Limits").</summary>
+public sealed record RpcConnectionOptions
+{
+    /// <summary>Questions in flight per direction; beyond it calls fail with <c>overloaded</c>.</summary>
+    public int MaxQuestions { get; init; } = 8192;
+
+    /// <summary>Limits applied to every incoming message.</summary>
+    public ReaderOptions Reader { get; init; } = ReaderOptions.Default;
+}
+
+/// <summary>Counts of the connection's tables, for tests and diagnostics.</summary>
+public readonly record struct RpcTableCounts(int Questions, int Answers, int Imports, int Exports, int Embargoes);
+
+/// <summary>
+/// A two-party Cap'n Proto RPC connection (rpc.capnp) over any duplex byte stream. Either
+/// side may offer a bootstrap capability and call the other's. The four tables follow the
+/// protocol: questions (our calls), answers (theirs), imports (their capabilities we hold)
+/// and exports (ours they hold).
+/// </summary>
+public sealed partial class RpcConnection : IAsyncDisposable
+{
+    private readonly IDuplexPipe _transport;
+    private readonly CapabilityHook? _bootstrap;
+    private readonly RpcConnectionOptions _options;
+    private readonly object _sync = new();
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly IdTable<Question> _questions = new();
+    private readonly Dictionary<uint, Answer> _answers = [];
+    private readonly Dictionary<uint, ImportedCapability> _imports = [];
+    private readonly IdTable<Export> _exports = new();
+    private readonly Dictionary<CapabilityHook, uint> _exportIds = new(ReferenceEqualityComparer.Instance);
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private RpcException? _closed;
+    private Task? _reader;
+
+    public RpcConnection(IDuplexPipe transport, Capability? bootstrap = null, RpcConnectionOptions? options = null)
+    {
+        _transport = transport ?? throw new ArgumentNullException(nameof(transport));
+        _options = options ?? new RpcConnectionOptions();
+        if (bootstrap is not null)
+        {
+            _bootstrap = bootstrap.Hook;
+            _bootstrap.AddRef();
+        }
+    }
+
+    /// <summary>Completes when the connection has ended (peer gone, abort, or dispose).</summary>
+    public Task Completion => _done.Task;
+
+    /// <summary>Why the connection ended, once it has.</summary>
+    public RpcException? CloseReason => _closed;
+
+    public RpcTableCounts Counts
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return new RpcTableCounts(_questions.Count, _answers.Count, _imports.Count, _exports.Count, 0);
+            }
+        }
+    }
+
+    /// <summary>Starts reading messages from the peer.</summary>
+    public void Start()
+    {
+        lock (_sync)
+        {
+            _reader ??= Task.Run(ReadLoopAsync);
+        }
+    }
+
+    /// <summary>Asks the peer for its bootstrap capability.</summary>
+    public async Task<Capability> BootstrapAsync(CancellationToken cancellationToken = default)
+    {
+        var message = new MessageBuilder(8);
+        P.Bootstrap.Builder b = message.InitRoot<P.Message.Builder>().InitBootstrap();
+        Question q = NewQuestion(out uint id);
+        b.QuestionId = id;
+        await SendQuestionAsync(q, id, message).ConfigureAwait(false);
+        using RpcResponse response = await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);
+        uint? index = response.Results.GetCapability();
+        Capability? cap = index is uint i ? response.GetCapability(i) : null;
+        return cap ?? throw new RpcException(RpcErrorType.Failed, "the peer's bootstrap is a null capability");
+    }
+
+    // ---- questions -------------------------------------------------------------------
+
+    private sealed class Question
+    {
+        public readonly TaskCompletionSource<RpcResponse> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The id is free again only once both happened (rpc.capnp, Finish).</summary>
+        public bool Returned;
+        public bool FinishSent;
+    }
+
+    private Question NewQuestion(out uint id)
+    {
+        lock (_sync)
+        {
+            ThrowIfClosed();
+            if (_questions.Count >= _options.MaxQuestions)
+            {
+                throw new RpcException(RpcErrorType.Overloaded, $"too many questions in flight (limit {_options.MaxQuestions})");
+            }
+            var q = new Question();
+            id = _questions.Add(q);
+            return q;
+        }
+    }
+
+    private async Task SendQuestionAsync(Question q, uint id, MessageBuilder message)
+    {
+        try
+        {
+            await SendAsync(message).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            lock (_sync)
+            {
+                _questions.Remove(id);
+            }
+            q.Result.TrySetException(RpcException.From(e));
+        }
+    }
+
+    private async Task<RpcResponse> AwaitAnswerAsync(Question q, uint id, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return await q.Result.Task.ConfigureAwait(false);
+        }
+        using (cancellationToken.Register(() =>
+        {
+            // The caller stopped waiting: tell the callee (Finish) so it can cancel the work.
+            bool send = false;
+            lock (_sync)
+            {
+                if (!q.Returned && !q.FinishSent)
+                {
+                    q.FinishSent = send = true;
+                }
+            }
+            if (send && q.Result.TrySetCanceled(cancellationToken))
+            {
+                _ = SendFinishAsync(id, q);
+            }
+        }))
+        {
+            return await q.Result.Task.ConfigureAwait(false);
+        }
+    }
+
+    internal async Task<RpcResponse> CallAsync(ImportedCapability target, RpcRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Question q = NewQuestion(out uint id);
+            P.Call.Builder c = CallOf(request);
+            c.QuestionId = id;
+            c.InterfaceId = request.InterfaceId;
+            c.MethodId = request.MethodId;
+            P.MessageTarget.Builder t = c.Target;
+            t.ImportedCap = target.ImportId;
+            lock (_sync)
+            {
+                WriteCapTable(c.Params, request.Caps);
+            }
+            await SendQuestionAsync(q, id, request.Message).ConfigureAwait(false);
+            return await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            request.Dispose();
+        }
+    }
+
+    private static P.Call.Builder CallOf(RpcRequest request) => request.Message.Root.GetStruct<P.Message.Builder>().Call;
+
+    // ---- sending -----------------------------------------------------------------------
+
+    private async Task SendAsync(MessageBuilder message)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            FlushResult r = await Framing.WriteMessageAsync(_transport.Output, message).ConfigureAwait(false);
+            if (r.IsCompleted)
+            {
+                throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Sends Finish for a question; the id is freed once the Return has come too.</summary>
+    private async Task SendFinishAsync(uint questionId, Question q)
+    {
+        using var m = new MessageBuilder(8);
+        P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
+        f.QuestionId = questionId;
+        // Capabilities in results are released one by one (Release), as the C++ implementation does.
+        f.ReleaseResultCaps = false;
+        try
+        {
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+            // Connection gone: the question dies with it.
+        }
+        lock (_sync)
+        {
+            if (q.Returned && _questions.Find(questionId) == q)
+            {
+                _questions.Remove(questionId);
+            }
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed is not null)
+        {
+            throw new RpcException(RpcErrorType.Disconnected, _closed.Reason);
+        }
+    }
+
+    /// <summary>Describes each capability in the payload's cap table (rpc.capnp, CapDescriptor). Called under the lock.</summary>
+    private void WriteCapTable(P.Payload.Builder payload, List<CapabilityHook> caps)
+    {
+        StructListBuilder<P.CapDescriptor.Builder> table = payload.InitCapTable(caps.Count);
+        for (int i = 0; i < caps.Count; i++)
+        {
+            CapabilityHook h = caps[i];
+            P.CapDescriptor.Builder d = table[i];
+            if (h is ImportedCapability imp && imp.Connection == this)
+            {
+                d.ReceiverHosted = imp.ImportId;
+                continue;
+            }
+            if (_exportIds.TryGetValue(h, out uint id))
+            {
+                _exports[id].RefCount++;
+            }
+            else
+            {
+                h.AddRef();
+                id = _exports.Add(new Export(h));
+                _exportIds[h] = id;
+            }
+            d.SenderHosted = id;
+        }
+    }
+
+    private sealed class Export(CapabilityHook hook)
+    {
+        public readonly CapabilityHook Hook = hook;
+        public int RefCount = 1;
+    }
+}

@@ -1,0 +1,129 @@
+namespace Wetware.Capnp.Rpc;
+
+/// <summary>An object that serves calls. Generated server base types implement this and dispatch by method.</summary>
+public interface IRpcServer
+{
+    /// <summary>Handles one call: read <see cref="CallContext.Params"/>, write <see cref="CallContext.Results"/>; throw <see cref="RpcException"/> to fail it.</summary>
+    ValueTask DispatchAsync(CallContext context);
+}
+
+/// <summary>One incoming call, as a server sees it.</summary>
+public sealed class CallContext
+{
+    private readonly CapabilityHook?[] _paramCaps;
+    private readonly Func<AnyPointerBuilder> _results;
+    private AnyPointerBuilder? _resultsBuilder;
+    internal readonly List<CapabilityHook> ResultCaps = [];
+
+    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, Func<AnyPointerBuilder> results, CancellationToken cancellationToken)
+    {
+        InterfaceId = interfaceId;
+        MethodId = methodId;
+        Params = parameters;
+        _paramCaps = paramCaps;
+        _results = results;
+        CancellationToken = cancellationToken;
+    }
+
+    public ulong InterfaceId { get; }
+
+    public ushort MethodId { get; }
+
+    public AnyPointerReader Params { get; }
+
+    /// <summary>Canceled when the caller no longer wants the results (it sent <c>Finish</c>) or the connection ends.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>The results struct's pointer (allocated on first use).</summary>
+    public AnyPointerBuilder Results => _resultsBuilder ??= _results();
+
+    /// <summary>A new reference to capability <paramref name="index"/> of the params (dispose it), or null.</summary>
+    public Capability? GetParamCapability(uint index)
+    {
+        if (index >= _paramCaps.Length)
+        {
+            throw new RpcException(RpcErrorType.Failed, $"capability index {index} is outside the params' table of {_paramCaps.Length}");
+        }
+        CapabilityHook? h = _paramCaps[index];
+        if (h is null)
+        {
+            return null;
+        }
+        h.AddRef();
+        return new Capability(h);
+    }
+
+    /// <summary>Attaches a capability to the results; write the returned index into a capability field.</summary>
+    public uint AddResultCapability(Capability capability)
+    {
+        CapabilityHook h = capability.Hook;
+        h.AddRef();
+        ResultCaps.Add(h);
+        return (uint)(ResultCaps.Count - 1);
+    }
+
+    internal void ReleaseParamCaps()
+    {
+        for (int i = 0; i < _paramCaps.Length; i++)
+        {
+            Interlocked.Exchange(ref _paramCaps[i], null)?.Release();
+        }
+    }
+}
+
+/// <summary>A capability served in this process: calls go straight to the server object, no serialization.</summary>
+internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
+{
+    public IRpcServer Server => server;
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        var message = new MessageBuilder(256);
+        return new RpcRequest(this, message, message.Root, interfaceId, methodId);
+    }
+
+    public override async Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var results = new MessageBuilder(256);
+        CapabilityHook?[] paramCaps = [.. request.Caps];
+        request.Caps.Clear();
+        var context = new CallContext(request.InterfaceId, request.MethodId, request.Message.AsReader().Root, paramCaps, () => results.Root, cancellationToken);
+        try
+        {
+            await server.DispatchAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            results.Dispose();
+            foreach (CapabilityHook h in context.ResultCaps)
+            {
+                h.Release();
+            }
+            throw RpcException.From(e);
+        }
+        finally
+        {
+            context.ReleaseParamCaps();
+            request.Dispose();
+        }
+        return new RpcResponse(results.AsReader().Root, [.. context.ResultCaps], results);
+    }
+}
+
+/// <summary>A capability whose calls all fail with one error (a broken import, a failed promise).</summary>
+internal sealed class BrokenCapability(RpcException error) : CapabilityHook
+{
+    public RpcException Error => error;
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        var message = new MessageBuilder(16);
+        return new RpcRequest(this, message, message.Root, interfaceId, methodId);
+    }
+
+    public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        request.Dispose();
+        return Task.FromException<RpcResponse>(error);
+    }
+}

@@ -1,0 +1,130 @@
+namespace Wetware.Capnp.Rpc.Tests;
+
+public sealed class ConnectionTests : IAsyncLifetime
+{
+    private readonly TestServer _server = new();
+    private RpcConnection _client = null!;
+    private RpcConnection _host = null!;
+    private Capability _main = null!;
+
+    public async Task InitializeAsync()
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        using Capability bootstrap = Capability.FromServer(_server);
+        _host = new RpcConnection(b, bootstrap);
+        _client = new RpcConnection(a);
+        _host.Start();
+        _client.Start();
+        _main = await _client.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _main.Dispose();
+        await _client.DisposeAsync();
+        await _host.DisposeAsync();
+    }
+
+    private async Task Eventually(Func<bool> condition, string what)
+    {
+        for (int i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.True(condition(), $"{what}: client {_client.Counts}, host {_host.Counts}");
+    }
+
+    /// <summary>The tables of an idle connection after bootstrap: the bootstrap capability, exported once and imported once.</summary>
+    private static readonly RpcTableCounts IdleClient = new(0, 0, 1, 0, 0);
+    private static readonly RpcTableCounts IdleHost = new(0, 0, 0, 1, 0);
+
+    [Fact]
+    public async Task BootstrapCapabilityAnswersCalls()
+    {
+        Assert.Equal("hello", await TestServer.EchoAsync(_main, "hello"));
+        Assert.Equal("wörld", await TestServer.EchoAsync(_main, "wörld"));
+    }
+
+    [Fact]
+    public async Task ExceptionsCrossTheWireWithTypeAndReason()
+    {
+        using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 1);
+        var e = await Assert.ThrowsAsync<RpcException>(() => req.SendAsync());
+        Assert.Equal(RpcErrorType.Overloaded, e.Type);
+        Assert.Equal("this method always fails", e.Reason);
+    }
+
+    [Fact]
+    public async Task UnknownMethodIsUnimplemented()
+    {
+        using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 99);
+        var e = await Assert.ThrowsAsync<RpcException>(() => req.SendAsync());
+        Assert.Equal(RpcErrorType.Unimplemented, e.Type);
+    }
+
+    [Fact]
+    public async Task ReturnedCapabilityIsCallableAndReleasingItEmptiesTheTables()
+    {
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "idle after bootstrap");
+        for (int i = 0; i < 20; i++)
+        {
+            using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 2);
+            using RpcResponse r = await req.SendAsync();
+            using Capability counter = r.GetCapability(r.Results.GetStruct().ReadCapability(0)!.Value)!;
+            Assert.Equal($"n{i}", await TestServer.EchoAsync(counter, $"n{i}"));
+        }
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "tables back to their idle size");
+    }
+
+    [Fact]
+    public async Task CapabilityPassedInAParamIsCalledBack()
+    {
+        var local = new TestServer();
+        using Capability callback = Capability.FromServer(local);
+        using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 3);
+        StructBuilder p = req.Params.InitStruct(0, 2);
+        p.SetCapability(0, req.AddCapability(callback));
+        p.SetText(1, "ping");
+        using RpcResponse r = await req.SendAsync();
+        Assert.Equal("called back: ping", r.Results.GetStruct().ReadText(0).ToString());
+        Assert.Equal(1, local.Calls);
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "the callback export is released");
+    }
+
+    [Fact]
+    public async Task CancelingACallSendsFinishAndCancelsTheServersWork()
+    {
+        using var cts = new CancellationTokenSource();
+        using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 4);
+        Task<RpcResponse> call = req.SendAsync(cts.Token);
+        await _server.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        await _server.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "question and answer are gone");
+        Assert.Equal("still fine", await TestServer.EchoAsync(_main, "still fine"));
+    }
+
+    [Fact]
+    public async Task PendingCallsFailWithDisconnectedWhenThePeerGoes()
+    {
+        using RpcRequest req = _main.NewRequest(TestServer.InterfaceId, 4);
+        Task<RpcResponse> call = req.SendAsync();
+        await _server.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await _host.DisposeAsync();
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(RpcErrorType.Disconnected, e.Type);
+        var after = await Assert.ThrowsAsync<RpcException>(() => TestServer.EchoAsync(_main, "x"));
+        Assert.Equal(RpcErrorType.Disconnected, after.Type);
+        await _server.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ManyConcurrentCallsAllAnswerAndLeaveNoEntries()
+    {
+        var calls = Enumerable.Range(0, 500).Select(i => TestServer.EchoAsync(_main, i.ToString())).ToArray();
+        string[] results = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => i.ToString()), results);
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "no entries left");
+    }
+}
