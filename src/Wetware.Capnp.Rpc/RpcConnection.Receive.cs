@@ -15,6 +15,79 @@ public sealed partial class RpcConnection
 
         /// <summary>Export ids the Return handed out, released if the caller finishes with releaseResultCaps.</summary>
         public List<uint>? ExportedCaps;
+
+        // What calls pipelined on this answer (promisedAnswer targets) resolve against, kept until Finish.
+        public bool HasOutcome;
+        public AnyPointerReader Content;
+        public CapabilityHook?[] Caps = [];
+        public RpcException? Error;
+        public MessageBuilder? Message;
+
+        /// <summary>Pipelined calls that arrived before the outcome, delivered in arrival order.</summary>
+        public List<Action>? Pending;
+    }
+
+    /// <summary>Records an answer's outcome and delivers the calls pipelined on it, in order.</summary>
+    private void SetOutcome(Answer answer, AnyPointerReader content, CapabilityHook?[] caps, RpcException? error, MessageBuilder? message)
+    {
+        List<Action>? pending;
+        lock (_sync)
+        {
+            answer.HasOutcome = true;
+            answer.Content = content;
+            answer.Caps = caps;
+            answer.Error = error;
+            answer.Message = message;
+            pending = answer.Pending;
+            answer.Pending = null;
+        }
+        foreach (Action deliver in pending ?? [])
+        {
+            deliver();
+        }
+    }
+
+    /// <summary>Releases what an answer kept for pipelining, once the caller has finished with it.</summary>
+    private static void DropAnswer(Answer answer)
+    {
+        CapabilityHook?[] caps = answer.Caps;
+        answer.Caps = [];
+        foreach (CapabilityHook? h in caps)
+        {
+            h?.Release();
+        }
+        answer.Message?.Dispose();
+        answer.Message = null;
+        answer.Cancel.Dispose();
+    }
+
+    /// <summary>The capability a pipelined call targets: the transform's pointer path into the answer's results.</summary>
+    private static CapabilityHook TargetIn(Answer answer, int[] path)
+    {
+        if (answer.Error is { } error)
+        {
+            return new BrokenCapability(error);
+        }
+        try
+        {
+            AnyPointerReader p = answer.Content;
+            foreach (int field in path)
+            {
+                p = p.GetStruct().ReadAnyPointer(field);
+            }
+            uint? index = p.GetCapability();
+            CapabilityHook? h = index is uint i && i < answer.Caps.Length ? answer.Caps[i] : null;
+            if (h is null)
+            {
+                return new BrokenCapability(new RpcException(RpcErrorType.Failed, "the pipelined call's target is not a capability in the results"));
+            }
+            h.AddRef();
+            return h;
+        }
+        catch (CapnpException e)
+        {
+            return new BrokenCapability(new RpcException(RpcErrorType.Failed, $"the pipelined call's target path is invalid: {e.Message}"));
+        }
     }
 
     private async Task ReadLoopAsync()
@@ -144,6 +217,8 @@ public sealed partial class RpcConnection
                 WriteCapTable(payload, [_bootstrap]);
                 answer.ExportedCaps = [payload.AsReader().CapTable[0].SenderHosted];
             }
+            _bootstrap.AddRef();
+            SetOutcome(answer, payload.AsReader().Content, [_bootstrap], null, null);
         }
         _ = SendReturnAsync(id, answer, reply);
     }
@@ -160,33 +235,86 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Call reuses question id {id}, which is still in use");
             }
             P.MessageTarget.Reader t = call.Target;
-            if (t.Which != P.MessageTarget.Which.ImportedCap)
+            if (t.Which == P.MessageTarget.Which.PromisedAnswer)
             {
-                _answers.Remove(id);
-                _ = ReturnExceptionAsync(id, new RpcException(RpcErrorType.Unimplemented, "calls on promised answers (pipelining) are not supported yet"));
-                return false;
+                P.PromisedAnswer.Reader pa = t.PromisedAnswer;
+                if (!_answers.TryGetValue(pa.QuestionId, out Answer? promised) || promised.Finished)
+                {
+                    throw new ProtocolViolation($"Call pipelined on question {pa.QuestionId}, which is not an outstanding answer");
+                }
+                int[] path = PathOf(pa);
+                if (!promised.HasOutcome)
+                {
+                    // E-order: delivered in arrival order once the answer has its results.
+                    (promised.Pending ??= []).Add(() =>
+                    {
+                        CapabilityHook late;
+                        lock (_sync)
+                        {
+                            late = TargetIn(promised, path);
+                        }
+                        StartCall(id, answer, late, call, message);
+                    });
+                    return true;
+                }
+                target = TargetIn(promised, path);
             }
-            Export? e = _exports.Find(t.ImportedCap);
-            if (e is null)
+            else if (t.Which == P.MessageTarget.Which.ImportedCap)
             {
-                throw new ProtocolViolation($"Call targets export {t.ImportedCap}, which does not exist");
+                Export? e = _exports.Find(t.ImportedCap);
+                if (e is null)
+                {
+                    throw new ProtocolViolation($"Call targets export {t.ImportedCap}, which does not exist");
+                }
+                target = e.Hook;
+                target.AddRef();
             }
-            target = e.Hook;
-            target.AddRef();
+            else
+            {
+                throw new ProtocolViolation($"Call has an unknown target kind {t.Which}");
+            }
         }
+        StartCall(id, answer, target, call, message);
+        return true;
+    }
+
+    private static int[] PathOf(P.PromisedAnswer.Reader pa)
+    {
+        StructList<P.PromisedAnswer.Op.Reader> ops = pa.Transform;
+        var path = new List<int>(ops.Count);
+        foreach (P.PromisedAnswer.Op.Reader op in ops)
+        {
+            if (op.Which == P.PromisedAnswer.Op.Which.GetPointerField)
+            {
+                path.Add(op.GetPointerField);
+            }
+        }
+        return [.. path];
+    }
+
+    /// <summary>Dispatches a call whose target is known. Takes ownership of <paramref name="message"/> and a reference to <paramref name="target"/>.</summary>
+    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, MessageReader message)
+    {
         if (_answers.Count > _options.MaxQuestions)
         {
-            lock (_sync)
-            {
-                _answers.Remove(id);
-            }
             target.Release();
-            _ = ReturnExceptionAsync(id, new RpcException(RpcErrorType.Overloaded, $"too many calls in flight (limit {_options.MaxQuestions})"));
-            return false;
+            message.Dispose();
+            SetOutcome(answer, default, [], new RpcException(RpcErrorType.Overloaded, $"too many calls in flight (limit {_options.MaxQuestions})"), null);
+            _ = ReturnExceptionAsync(id, answer, answer.Error!);
+            return;
         }
-        CapabilityHook?[] paramCaps = ReadCapTable(call.Params);
+        CapabilityHook?[] paramCaps;
+        try
+        {
+            paramCaps = ReadCapTable(call.Params);
+        }
+        catch
+        {
+            target.Release();
+            message.Dispose();
+            throw;
+        }
         _ = DispatchAsync(id, answer, target, call, paramCaps, message);
-        return true;
     }
 
     private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
@@ -217,6 +345,8 @@ public sealed partial class RpcConnection
                     WriteCapTable(payload, context.ResultCaps);
                     answer.ExportedCaps = ExportIds(payload);
                 }
+                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
+                context.ResultCaps.Clear(); // now owned by the answer
             }
             else
             {
@@ -245,10 +375,7 @@ public sealed partial class RpcConnection
                     WriteCapTable(payload, caps);
                     answer.ExportedCaps = ExportIds(payload);
                 }
-                foreach (CapabilityHook h in caps)
-                {
-                    h.Release();
-                }
+                SetOutcome(answer, payload.AsReader().Content, [.. caps], null, reply);
             }
         }
         catch (Exception e)
@@ -257,7 +384,9 @@ public sealed partial class RpcConnection
             reply = new MessageBuilder();
             P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
             er.AnswerId = id;
-            WriteException(er.InitException(), RpcException.From(e));
+            RpcException error = RpcException.From(e);
+            WriteException(er.InitException(), error);
+            SetOutcome(answer, default, [], error, null);
         }
         finally
         {
@@ -295,44 +424,45 @@ public sealed partial class RpcConnection
         return ids;
     }
 
-    private async Task ReturnExceptionAsync(uint id, RpcException error)
+    private Task ReturnExceptionAsync(uint id, Answer answer, RpcException error)
     {
         var reply = new MessageBuilder();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         WriteException(r.InitException(), error);
-        using (reply)
-        {
-            try
-            {
-                await SendAsync(reply).ConfigureAwait(false);
-            }
-            catch (RpcException)
-            {
-            }
-        }
+        return SendReturnAsync(id, answer, reply);
     }
 
     private async Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
     {
-        using (reply)
+        try
         {
-            try
+            await SendAsync(reply).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+            // Connection gone; Close drops the answer.
+        }
+        finally
+        {
+            if (!ReferenceEquals(answer.Message, reply))
             {
-                await SendAsync(reply).ConfigureAwait(false);
-            }
-            catch (RpcException)
-            {
-                return;
+                reply.Dispose();
             }
         }
+        bool drop = false;
         lock (_sync)
         {
             answer.Returned = true;
-            if (answer.Finished)
+            if (answer.Finished && _answers.TryGetValue(id, out Answer? current) && current == answer)
             {
                 _answers.Remove(id);
+                drop = true;
             }
+        }
+        if (drop)
+        {
+            DropAnswer(answer);
         }
     }
 
@@ -394,6 +524,7 @@ public sealed partial class RpcConnection
     {
         uint id = f.QuestionId;
         Answer? answer;
+        Answer? dropped = null;
         List<CapabilityHook> released = [];
         lock (_sync)
         {
@@ -402,9 +533,11 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Finish for question {id}, which is not outstanding");
             }
             answer.Finished = true;
-            if (answer.Returned)
+            bool gone = answer.Returned;
+            if (gone)
             {
                 _answers.Remove(id);
+                dropped = answer;
             }
             if (f.ReleaseResultCaps && answer.ExportedCaps is { } ids)
             {
@@ -418,7 +551,14 @@ public sealed partial class RpcConnection
                 answer.ExportedCaps = null;
             }
         }
-        answer.Cancel.Cancel();
+        if (dropped is not null)
+        {
+            DropAnswer(dropped);
+        }
+        else
+        {
+            answer.Cancel.Cancel();
+        }
         foreach (CapabilityHook h in released)
         {
             h.Release();
@@ -612,6 +752,13 @@ public sealed partial class RpcConnection
         foreach (Answer a in answers)
         {
             a.Cancel.Cancel();
+            List<Action>? pending;
+            lock (_sync)
+            {
+                pending = a.Pending;
+                a.Pending = null;
+            }
+            _ = pending; // the calls waiting on it die with the connection (their messages are garbage-collected)
         }
         foreach (CapabilityHook h in exports)
         {
