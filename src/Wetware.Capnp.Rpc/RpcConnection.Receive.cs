@@ -204,6 +204,7 @@ public sealed partial class RpcConnection
         var reply = new MessageBuilder();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
+        r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         if (_bootstrap is null)
         {
             WriteException(r.InitException(), new RpcException(RpcErrorType.Failed, "this side of the connection offers no bootstrap capability"));
@@ -322,6 +323,7 @@ public sealed partial class RpcConnection
         var reply = new MessageBuilder();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
+        r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         P.Payload.Builder payload = default;
         bool hasResults = false;
         CallContext? context = null;
@@ -384,6 +386,7 @@ public sealed partial class RpcConnection
             reply = new MessageBuilder();
             P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
             er.AnswerId = id;
+            er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
             WriteException(er.InitException(), error);
             SetOutcome(answer, default, [], error, null);
@@ -429,6 +432,7 @@ public sealed partial class RpcConnection
         var reply = new MessageBuilder();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
+        r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         WriteException(r.InitException(), error);
         return SendReturnAsync(id, answer, reply);
     }
@@ -477,6 +481,7 @@ public sealed partial class RpcConnection
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
+        List<CapabilityHook> releasedParams = [];
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -485,12 +490,28 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Return for question {id}, which is not outstanding");
             }
             q.Returned = true;
+            if (r.ReleaseParamCaps && q.ParamExports is { } exported)
+            {
+                // rpc.capnp, Return.releaseParamCaps: the caps we sent in the params count as released.
+                foreach (uint e in exported)
+                {
+                    if (ReleaseExport(e, 1) is { } h)
+                    {
+                        releasedParams.Add(h);
+                    }
+                }
+            }
+            q.ParamExports = null;
             sendFinish = !q.FinishSent;
             q.FinishSent = true;
             if (!sendFinish)
             {
                 _questions.Remove(id); // canceled earlier: Finish is already out
             }
+        }
+        foreach (CapabilityHook h in releasedParams)
+        {
+            h.Release();
         }
         if (sendFinish)
         {

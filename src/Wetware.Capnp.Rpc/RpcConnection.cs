@@ -98,6 +98,9 @@ public sealed partial class RpcConnection : IAsyncDisposable
         /// <summary>The id is free again only once both happened (rpc.capnp, Finish).</summary>
         public bool Returned;
         public bool FinishSent;
+
+        /// <summary>Exports the params carried (senderHosted), released if the Return says releaseParamCaps.</summary>
+        public List<uint>? ParamExports;
     }
 
     private Question NewQuestion(out uint id)
@@ -172,6 +175,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
             lock (_sync)
             {
                 WriteCapTable(c.Params, request.Caps);
+                q.ParamExports = ExportIds(c.Params);
             }
             await SendQuestionAsync(q, id, request.Message).ConfigureAwait(false);
             return await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);

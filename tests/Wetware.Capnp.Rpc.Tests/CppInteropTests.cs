@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Wetware.Capnp.Rpc.Tests.Interop;
+
+namespace Wetware.Capnp.Rpc.Tests;
+
+/// <summary>Builds the C++ interop server and client from source (Debian libcapnp-dev) once per test run.</summary>
+public sealed class CppInteropPrograms
+{
+    public CppInteropPrograms()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
+        }
+        Directory = Path.Combine(AppContext.BaseDirectory, "interop-cpp");
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests/interop/rpc/build.sh"), Directory])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using Process p = Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"building the C++ interop programs failed (needs g++ and libcapnp-dev): {err}");
+        }
+    }
+
+    public string Directory { get; }
+
+    public string Server => Path.Combine(Directory, "interop_server");
+
+    public string Client => Path.Combine(Directory, "interop_client");
+}
+
+/// <summary>Our implementation of interop.capnp's Echo, mirroring interop_server.cpp.</summary>
+internal sealed class InteropEcho : IRpcServer
+{
+    public int Calls;
+    public readonly TaskCompletionSource SlowCanceled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async ValueTask DispatchAsync(CallContext c)
+    {
+        if (c.InterfaceId == Counter.TypeId)
+        {
+            throw new RpcException(RpcErrorType.Unimplemented, "not a counter");
+        }
+        if (c.InterfaceId != Echo.TypeId)
+        {
+            throw new RpcException(RpcErrorType.Unimplemented, $"unknown interface {c.InterfaceId:x}");
+        }
+        Interlocked.Increment(ref Calls);
+        switch (c.MethodId)
+        {
+            case Echo.Methods.Echo:
+                c.Results.InitStruct<Echo.EchoResults.Builder>().SetText(c.Params.GetStruct<Echo.EchoParams.Reader>().Text.ToString());
+                break;
+            case Echo.Methods.Fail:
+                throw new RpcException(RpcErrorType.Failed, "requested failure: " + c.Params.GetStruct<Echo.FailParams.Reader>().Reason);
+            case Echo.Methods.MakeCounter:
+            {
+                using Capability counter = Capability.FromServer(new InteropCounter(c.Params.GetStruct<Echo.MakeCounterParams.Reader>().Start));
+                Echo.MakeCounterResults.Builder r = c.Results.InitStruct<Echo.MakeCounterResults.Builder>();
+                r.Counter = c.AddResultCapability(counter);
+                break;
+            }
+            case Echo.Methods.CallBack:
+            {
+                Echo.CallBackParams.Reader p = c.Params.GetStruct<Echo.CallBackParams.Reader>();
+                using Capability callback = c.GetParamCapability(p.Callback ?? throw new RpcException(RpcErrorType.Failed, "no callback"))
+                    ?? throw new RpcException(RpcErrorType.Failed, "null callback");
+                string text = await InteropCalls.EchoAsync(callback, "called back: " + p.Text, c.CancellationToken);
+                c.Results.InitStruct<Echo.CallBackResults.Builder>().SetText(text);
+                break;
+            }
+            case Echo.Methods.Slow:
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, c.CancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    SlowCanceled.TrySetResult();
+                    throw;
+                }
+                break;
+            case Echo.Methods.Big:
+            {
+                uint size = c.Params.GetStruct<Echo.BigParams.Reader>().Size;
+                var data = new byte[size];
+                for (int i = 0; i < data.Length; i++)
+                {
+                    data[i] = (byte)(i * 7);
+                }
+                c.Results.InitStruct<Echo.BigResults.Builder>().SetData(data);
+                break;
+            }
+            case Echo.Methods.GetCalls:
+                c.Results.InitStruct<Echo.GetCallsResults.Builder>().Calls = (uint)Calls;
+                break;
+            default:
+                throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
+        }
+    }
+}
+
+internal sealed class InteropCounter(uint start) : IRpcServer
+{
+    private uint _value = start;
+
+    public ValueTask DispatchAsync(CallContext c)
+    {
+        if (c.InterfaceId != Counter.TypeId || c.MethodId != Counter.Methods.Increment)
+        {
+            throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
+        }
+        c.Results.InitStruct<Counter.IncrementResults.Builder>().Value = Interlocked.Increment(ref _value);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Client-side calls of interop.capnp, written against the raw request API.</summary>
+internal static class InteropCalls
+{
+    public static async Task<string> EchoAsync(Capability echo, string text, CancellationToken ct = default)
+    {
+        using RpcRequest req = echo.NewRequest(Echo.TypeId, Echo.Methods.Echo);
+        req.Params.InitStruct<Echo.EchoParams.Builder>().SetText(text);
+        using RpcResponse r = await req.SendAsync(ct);
+        return r.Results.GetStruct<Echo.EchoResults.Reader>().Text.ToString();
+    }
+
+    public static async Task<uint> IncrementAsync(Capability counter)
+    {
+        using RpcRequest req = counter.NewRequest(Counter.TypeId, Counter.Methods.Increment);
+        req.Params.InitStruct(0, 0);
+        using RpcResponse r = await req.SendAsync();
+        return r.Results.GetStruct<Counter.IncrementResults.Reader>().Value;
+    }
+}
+
+public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture<CppInteropPrograms>
+{
+    [Fact]
+    public async Task CppClientPassesEveryCaseAgainstOurServer()
+    {
+        var echo = new InteropEcho();
+        using Capability main = Capability.FromServer(echo);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var connections = new List<RpcConnection>();
+        Task accept = Task.Run(async () =>
+        {
+            Socket s = await listener.AcceptAsync();
+            var c = new RpcConnection(TcpTransport.FromSocket(s), main);
+            lock (connections)
+            {
+                connections.Add(c);
+            }
+            c.Start();
+        });
+
+        var psi = new ProcessStartInfo(programs.Client, [$"127.0.0.1:{port}"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process client = Process.Start(psi)!;
+        Task<string> stdout = client.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = client.StandardError.ReadToEndAsync();
+        bool exited = client.WaitForExit(60_000);
+        if (!exited)
+        {
+            client.Kill();
+        }
+        string output = await stdout;
+        Assert.True(exited, $"the C++ client hung; it printed:\n{output}");
+        Assert.True(client.ExitCode == 0, $"C++ client failed:\n{output}\n{await stderr}");
+        foreach (string c in new[] { "echo", "fail", "capability", "pipelined", "callback", "big", "cancel" })
+        {
+            Assert.Contains($"ok {c}", output);
+        }
+        await accept;
+        foreach (RpcConnection c in connections)
+        {
+            await c.Completion.WaitAsync(TimeSpan.FromSeconds(10)); // the C++ client hung up
+            await c.DisposeAsync();
+        }
+        await echo.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class CppServer : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        public CppServer(string path)
+        {
+            _process = Process.Start(new ProcessStartInfo(path, ["0"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            string line = _process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("the C++ server did not start: " + _process.StandardError.ReadToEnd());
+            Port = int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        public int Port { get; }
+
+        public void Kill() => _process.Kill();
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+    }
+
+    private static async Task<(RpcConnection Connection, Capability Echo)> ConnectAsync(CppServer server)
+    {
+        IDuplexPipe pipe = await TcpTransport.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.Port));
+        var c = new RpcConnection(pipe);
+        c.Start();
+        return (c, await c.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task OurClientPassesEveryCaseAgainstTheCppServer()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, echo) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using Capability __ = echo;
+
+        Assert.Equal("hello from C#", await InteropCalls.EchoAsync(echo, "hello from C#"));
+
+        using (RpcRequest fail = echo.NewRequest(Echo.TypeId, Echo.Methods.Fail))
+        {
+            fail.Params.InitStruct<Echo.FailParams.Builder>().SetReason("on purpose");
+            var e = await Assert.ThrowsAsync<RpcException>(() => fail.SendAsync());
+            Assert.Equal(RpcErrorType.Failed, e.Type);
+            Assert.Contains("on purpose", e.Reason);
+        }
+
+        using (RpcRequest make = echo.NewRequest(Echo.TypeId, Echo.Methods.MakeCounter))
+        {
+            make.Params.InitStruct<Echo.MakeCounterParams.Builder>().Start = 10;
+            using RpcResponse r = await make.SendAsync();
+            using Capability counter = r.GetCapability(r.Results.GetStruct<Echo.MakeCounterResults.Reader>().Counter!.Value)!;
+            Assert.Equal(11u, await InteropCalls.IncrementAsync(counter));
+            Assert.Equal(12u, await InteropCalls.IncrementAsync(counter));
+        }
+
+        var local = new InteropEcho();
+        using (Capability callback = Capability.FromServer(local))
+        using (RpcRequest call = echo.NewRequest(Echo.TypeId, Echo.Methods.CallBack))
+        {
+            Echo.CallBackParams.Builder p = call.Params.InitStruct<Echo.CallBackParams.Builder>();
+            p.Callback = call.AddCapability(callback);
+            p.SetText("ping");
+            using RpcResponse r = await call.SendAsync();
+            Assert.Equal("called back: ping", r.Results.GetStruct<Echo.CallBackResults.Reader>().Text.ToString());
+            Assert.Equal(1, local.Calls);
+        }
+
+        using (RpcRequest big = echo.NewRequest(Echo.TypeId, Echo.Methods.Big))
+        {
+            big.Params.InitStruct<Echo.BigParams.Builder>().Size = 8 * 1024 * 1024;
+            using RpcResponse r = await big.SendAsync();
+            Data d = r.Results.GetStruct<Echo.BigResults.Reader>().Data;
+            Assert.Equal(8 * 1024 * 1024, d.Length);
+            for (int i = 0; i < d.Length; i += 4093)
+            {
+                Assert.Equal((byte)(i * 7), d[i]);
+            }
+        }
+
+        using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+        using (RpcRequest slow = echo.NewRequest(Echo.TypeId, Echo.Methods.Slow))
+        {
+            slow.Params.InitStruct(0, 0);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow.SendAsync(cts.Token));
+        }
+        Assert.Equal("after cancel", await InteropCalls.EchoAsync(echo, "after cancel"));
+    }
+
+    [Fact]
+    public async Task KillingTheCppServerMidCallGivesDisconnectedOnEveryPendingCall()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, echo) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using Capability __ = echo;
+        var calls = new List<Task<RpcResponse>>();
+        var requests = new List<RpcRequest>();
+        for (int i = 0; i < 10; i++)
+        {
+            RpcRequest slow = echo.NewRequest(Echo.TypeId, Echo.Methods.Slow);
+            slow.Params.InitStruct(0, 0);
+            requests.Add(slow);
+            calls.Add(slow.SendAsync());
+        }
+        Assert.Equal("still there", await InteropCalls.EchoAsync(echo, "still there"));
+        server.Kill();
+        foreach (Task<RpcResponse> call in calls)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(RpcErrorType.Disconnected, e.Type);
+        }
+        var after = await Assert.ThrowsAsync<RpcException>(() => InteropCalls.EchoAsync(echo, "gone"));
+        Assert.Equal(RpcErrorType.Disconnected, after.Type);
+        foreach (RpcRequest r in requests)
+        {
+            r.Dispose();
+        }
+    }
+}
