@@ -441,7 +441,14 @@ public sealed partial class RpcConnection
     {
         try
         {
-            await SendAsync(reply).ConfigureAwait(false);
+            // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
+            await SendAsync(reply, () =>
+            {
+                lock (_sync)
+                {
+                    answer.Returned = true;
+                }
+            }).ConfigureAwait(false);
         }
         catch (RpcException)
         {
@@ -457,7 +464,6 @@ public sealed partial class RpcConnection
         bool drop = false;
         lock (_sync)
         {
-            answer.Returned = true;
             if (answer.Finished && _answers.TryGetValue(id, out Answer? current) && current == answer)
             {
                 _answers.Remove(id);

@@ -190,13 +190,16 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     // ---- sending -----------------------------------------------------------------------
 
-    private async Task SendAsync(MessageBuilder message)
+    /// <param name="written">Runs once the message is in the transport's buffer, before the peer can have seen it.</param>
+    private async Task SendAsync(MessageBuilder message, Action? written = null)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
             ThrowIfClosed();
-            FlushResult r = await Framing.WriteMessageAsync(_transport.Output, message).ConfigureAwait(false);
+            Framing.Write(_transport.Output, message);
+            written?.Invoke();
+            FlushResult r = await _transport.Output.FlushAsync().ConfigureAwait(false);
             if (r.IsCompleted)
             {
                 throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");

@@ -193,6 +193,87 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         await echo.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>Calls per direction in the leak storms (each passes and drops two capabilities).</summary>
+    private const int StormCalls = 50_000;
+
+    [Fact]
+    public async Task CapabilityStormFromTheCppClientLeavesOurTablesAsTheyWere()
+    {
+        var echo = new InteropEcho();
+        using Capability main = Capability.FromServer(echo);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        Task<RpcConnection> accept = Task.Run(async () =>
+        {
+            var c = new RpcConnection(TcpTransport.FromSocket(await listener.AcceptAsync()), main);
+            c.Start();
+            return c;
+        });
+        var psi = new ProcessStartInfo(programs.Client, [$"127.0.0.1:{port}", StormCalls.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using Process client = Process.Start(psi)!;
+        Task<string> stdout = client.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = client.StandardError.ReadToEndAsync();
+        RpcConnection connection = await accept.WaitAsync(TimeSpan.FromSeconds(30));
+        // Sample our tables all through the storm: a leak would grow them by thousands.
+        var highWater = new RpcTableCounts(0, 0, 0, 0, 0);
+        while (!client.HasExited)
+        {
+            RpcTableCounts now = connection.Counts;
+            highWater = new RpcTableCounts(Math.Max(highWater.Questions, now.Questions), Math.Max(highWater.Answers, now.Answers),
+                Math.Max(highWater.Imports, now.Imports), Math.Max(highWater.Exports, now.Exports), 0);
+            await Task.Delay(20);
+        }
+        string output = await stdout;
+        Assert.True(client.ExitCode == 0, $"C++ storm client failed ({client.ExitCode}):\n{output}\n{await stderr}\nour side: {connection.CloseReason?.Message}");
+        Assert.Contains("ok storm", output);
+        Assert.True(highWater.Questions <= 4 && highWater.Answers <= 4 && highWater.Imports <= 4 && highWater.Exports <= 4,
+            $"tables grew during {StormCalls} calls: high water {highWater}");
+        await connection.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task CapabilityStormAgainstTheCppServerLeavesOurTablesAsTheyWere()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, echo) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using Capability __ = echo;
+        RpcTableCounts idle = connection.Counts;
+        Assert.Equal(new RpcTableCounts(0, 0, 1, 0, 0), idle);
+        var local = new InteropEcho();
+        using Capability callback = Capability.FromServer(local);
+        for (int i = 0; i < StormCalls; i++)
+        {
+            using (RpcRequest make = echo.NewRequest(Echo.TypeId, Echo.Methods.MakeCounter))
+            {
+                make.Params.InitStruct<Echo.MakeCounterParams.Builder>();
+                using RpcResponse r = await make.SendAsync();
+                using Capability counter = r.GetCapability(r.Results.GetStruct<Echo.MakeCounterResults.Reader>().Counter!.Value)!;
+                Assert.Equal(1u, await InteropCalls.IncrementAsync(counter));
+            }
+            using (RpcRequest call = echo.NewRequest(Echo.TypeId, Echo.Methods.CallBack))
+            {
+                Echo.CallBackParams.Builder p = call.Params.InitStruct<Echo.CallBackParams.Builder>();
+                p.Callback = call.AddCapability(callback);
+                p.SetText("s");
+                using RpcResponse r = await call.SendAsync();
+            }
+        }
+        Assert.Equal(StormCalls, local.Calls);
+        for (int i = 0; i < 500 && connection.Counts != idle; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(idle, connection.Counts);
+    }
+
     private sealed class CppServer : IAsyncDisposable
     {
         private readonly Process _process;

@@ -97,5 +97,21 @@ int main(int argc, char** argv) {
     req.setText("after cancel");
     KJ_REQUIRE(req.send().wait(ws).getText() == "after cancel");
   });
+  if (argc > 2) {
+    // Storm: pass and drop capabilities both ways, many times, one call at a time.
+    long n = std::stol(argv[2]);
+    run("storm", [&] {
+      for (long i = 0; i < n; i++) {
+        auto make = echo.makeCounterRequest();
+        make.setStart(0);
+        auto counter = make.send().wait(ws).getCounter();
+        KJ_REQUIRE(counter.incrementRequest().send().wait(ws).getValue() == 1);
+        auto cb = echo.callBackRequest();
+        cb.setCallback(kj::heap<LocalEcho>());
+        cb.setText("s");
+        KJ_REQUIRE(cb.send().wait(ws).getText() == "called back: s");
+      }
+    });
+  }
   return failures == 0 ? 0 : 1;
 }
