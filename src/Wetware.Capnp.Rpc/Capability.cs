@@ -43,6 +43,144 @@ internal abstract class CapabilityHook
 
     /// <summary>Delivers a request built by <see cref="NewRequest"/>.</summary>
     public abstract Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Delivers a request and lets the caller use capabilities in its results before they arrive.</summary>
+    public virtual RpcPromise Send(RpcRequest request, CancellationToken cancellationToken)
+    {
+        Task<RpcResponse> response = SendAsync(request, cancellationToken);
+        return new RpcPromise(response, path => new PromisedCapability(PromisedCapability.TargetOf(response, path)));
+    }
+}
+
+/// <summary>
+/// The results of a call that may not have arrived yet. <see cref="GetPipelinedCapability"/> gives a
+/// capability in the results right away; calls on it are pipelined (sent before the results come back).
+/// </summary>
+public sealed class RpcPromise
+{
+    private readonly Func<ushort[], CapabilityHook> _pipeline;
+
+    internal RpcPromise(Task<RpcResponse> response, Func<ushort[], CapabilityHook> pipeline)
+    {
+        Response = response;
+        _pipeline = pipeline;
+    }
+
+    public Task<RpcResponse> Response { get; }
+
+    /// <summary>The capability at <paramref name="pointerPath"/> (pointer field indexes from the results struct); dispose it.</summary>
+    public Capability GetPipelinedCapability(params ushort[] pointerPath) => new(_pipeline(pointerPath));
+}
+
+/// <summary>A capability that becomes another once a task completes; calls wait for it, in order.</summary>
+internal sealed class PromisedCapability : CapabilityHook
+{
+    private readonly Task<CapabilityHook> _target;
+    private Task _last = Task.CompletedTask;
+    private readonly object _order = new();
+
+    public PromisedCapability(Task<CapabilityHook> target) => _target = target;
+
+    /// <summary>The capability at a pointer path of a response, once it arrives (each result holds a reference).</summary>
+    public static async Task<CapabilityHook> TargetOf(Task<RpcResponse> response, ushort[] path)
+    {
+        RpcResponse r;
+        try
+        {
+            r = await response.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return new BrokenCapability(RpcException.From(e));
+        }
+        return Navigate(r, path);
+    }
+
+    public static CapabilityHook Navigate(RpcResponse r, ushort[] path)
+    {
+        try
+        {
+            AnyPointerReader p = r.Results;
+            foreach (ushort field in path)
+            {
+                p = p.GetStruct().ReadAnyPointer(field);
+            }
+            uint? index = p.GetCapability();
+            Capability? cap = index is uint i ? r.GetCapability(i) : null;
+            if (cap is null)
+            {
+                return new BrokenCapability(new RpcException(RpcErrorType.Failed, "the pipelined capability is null in the results"));
+            }
+            return cap.Hook;
+        }
+        catch (CapnpException e)
+        {
+            return new BrokenCapability(new RpcException(RpcErrorType.Failed, $"the pipelined path is not a capability in the results: {e.Message}"));
+        }
+    }
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        var message = new MessageBuilder(128);
+        return new RpcRequest(this, message, message.Root, interfaceId, methodId);
+    }
+
+    public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        // Chain the calls so they reach the target in the order they were made (E-order).
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (_order)
+        {
+            previous = _last;
+            _last = started.Task;
+        }
+        return ForwardAsync(previous, started, request, cancellationToken);
+    }
+
+    private async Task<RpcResponse> ForwardAsync(Task previous, TaskCompletionSource started, RpcRequest request, CancellationToken cancellationToken)
+    {
+        Task<RpcResponse> call;
+        try
+        {
+            await previous.ConfigureAwait(false);
+            CapabilityHook target = await _target.ConfigureAwait(false);
+            call = Forward(request, target, cancellationToken);
+        }
+        finally
+        {
+            started.TrySetResult();
+        }
+        return await call.ConfigureAwait(false);
+    }
+
+    /// <summary>Re-addresses a request built for one capability to another (copying params and caps).</summary>
+    internal static Task<RpcResponse> Forward(RpcRequest request, CapabilityHook target, CancellationToken cancellationToken)
+    {
+        RpcRequest forwarded = target.NewRequest(request.InterfaceId, request.MethodId);
+        try
+        {
+            forwarded.Params.Set(request.Params.AsReader());
+            forwarded.Caps.AddRange(request.Caps);
+            request.Caps.Clear();
+        }
+        finally
+        {
+            request.Dispose();
+        }
+        return forwarded.SendAsync(cancellationToken);
+    }
+
+    protected override void OnLastRelease()
+    {
+        _ = ReleaseTargetAsync();
+    }
+
+    private async Task ReleaseTargetAsync()
+    {
+        CapabilityHook target = await _target.ConfigureAwait(false);
+        target.Release();
+    }
 }
 
 /// <summary>
@@ -110,14 +248,17 @@ public sealed class RpcRequest : IDisposable
         return (uint)(Caps.Count - 1);
     }
 
-    public Task<RpcResponse> SendAsync(CancellationToken cancellationToken = default)
+    public Task<RpcResponse> SendAsync(CancellationToken cancellationToken = default) => Send(cancellationToken).Response;
+
+    /// <summary>Sends the call; capabilities in its results can be used (pipelined) before they arrive.</summary>
+    public RpcPromise Send(CancellationToken cancellationToken = default)
     {
         if (_sent)
         {
             throw new InvalidOperationException("this request was already sent");
         }
         _sent = true;
-        return _target.SendAsync(this, cancellationToken);
+        return _target.Send(this, cancellationToken);
     }
 
     public void Dispose()

@@ -24,7 +24,10 @@ internal sealed class ImportedCapability(RpcConnection connection, uint importId
     }
 
     public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) =>
-        connection.CallAsync(this, request, cancellationToken);
+        Send(request, cancellationToken).Response;
+
+    public override RpcPromise Send(RpcRequest request, CancellationToken cancellationToken) =>
+        connection.SendCall(this, request, cancellationToken);
 
     protected override void OnLastRelease() => connection.ReleaseImport(this);
 }

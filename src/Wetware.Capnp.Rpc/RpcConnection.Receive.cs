@@ -487,6 +487,7 @@ public sealed partial class RpcConnection
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
+        List<PipelinedCapability>? pipelines;
         List<CapabilityHook> releasedParams = [];
         lock (_sync)
         {
@@ -514,6 +515,14 @@ public sealed partial class RpcConnection
             {
                 _questions.Remove(id); // canceled earlier: Finish is already out
             }
+            else if (q.PipelinedSends > 0)
+            {
+                // Calls pipelined on this answer are still being written; Finish must come after them.
+                q.FinishDeferred = true;
+                sendFinish = false;
+            }
+            pipelines = q.Pipelines;
+            q.Pipelines = null;
         }
         foreach (CapabilityHook h in releasedParams)
         {
@@ -523,28 +532,51 @@ public sealed partial class RpcConnection
         {
             _ = SendFinishAsync(id, q);
         }
+        RpcResponse? response = null;
+        RpcException? error = null;
         switch (r.Which)
         {
             case P.Return.Which.Results:
-            {
-                CapabilityHook?[] caps = ReadCapTable(r.Results);
-                var response = new RpcResponse(r.Results.Content, caps, message);
-                if (!q.Result.TrySetResult(response))
-                {
-                    response.Dispose(); // the caller stopped waiting
-                }
-                return true;
-            }
+                response = new RpcResponse(r.Results.Content, ReadCapTable(r.Results), message);
+                break;
             case P.Return.Which.Exception:
-                q.Result.TrySetException(new RpcException((RpcErrorType)Math.Min((ushort)r.Exception.Type, (ushort)3), r.Exception.Reason.ToString()));
-                return false;
+                error = new RpcException((RpcErrorType)Math.Min((ushort)r.Exception.Type, (ushort)3), r.Exception.Reason.ToString());
+                break;
             case P.Return.Which.Canceled:
-                q.Result.TrySetException(new RpcException(RpcErrorType.Failed, "the call was canceled"));
-                return false;
+                error = new RpcException(RpcErrorType.Failed, "the call was canceled");
+                break;
             default:
-                q.Result.TrySetException(new RpcException(RpcErrorType.Unimplemented, $"unsupported Return kind {r.Which}"));
-                return false;
+                error = new RpcException(RpcErrorType.Unimplemented, $"unsupported Return kind {r.Which}");
+                break;
         }
+        // Capabilities pipelined on this question now point at what it resolved to.
+        foreach (PipelinedCapability p in pipelines ?? [])
+        {
+            CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
+            bool dead;
+            lock (_sync)
+            {
+                dead = p.Dead;
+                if (!dead)
+                {
+                    p.Resolved = target;
+                }
+            }
+            if (dead)
+            {
+                target.Release();
+            }
+        }
+        if (response is not null)
+        {
+            if (!q.Result.TrySetResult(response))
+            {
+                response.Dispose(); // the caller stopped waiting
+            }
+            return true;
+        }
+        q.Result.TrySetException(error!);
+        return false;
     }
 
     private void HandleFinish(P.Finish.Reader f)

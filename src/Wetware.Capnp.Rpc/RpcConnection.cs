@@ -101,6 +101,13 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
         /// <summary>Exports the params carried (senderHosted), released if the Return says releaseParamCaps.</summary>
         public List<uint>? ParamExports;
+
+        /// <summary>Live capabilities pipelined on this question's results, resolved when it returns.</summary>
+        public List<PipelinedCapability>? Pipelines;
+
+        /// <summary>Calls addressed to this question's promised answer still being written: Finish must follow them.</summary>
+        public int PipelinedSends;
+        public bool FinishDeferred;
     }
 
     private Question NewQuestion(out uint id)
@@ -161,29 +168,145 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
     }
 
-    internal async Task<RpcResponse> CallAsync(ImportedCapability target, RpcRequest request, CancellationToken cancellationToken)
+    /// <summary>A call on an imported capability.</summary>
+    internal RpcPromise SendCall(ImportedCapability target, RpcRequest request, CancellationToken cancellationToken)
     {
+        Question q;
+        uint id;
         try
         {
-            Question q = NewQuestion(out uint id);
-            P.Call.Builder c = CallOf(request);
-            c.QuestionId = id;
-            c.InterfaceId = request.InterfaceId;
-            c.MethodId = request.MethodId;
-            P.MessageTarget.Builder t = c.Target;
-            t.ImportedCap = target.ImportId;
-            lock (_sync)
-            {
-                WriteCapTable(c.Params, request.Caps);
-                q.ParamExports = ExportIds(c.Params);
-            }
-            await SendQuestionAsync(q, id, request.Message).ConfigureAwait(false);
-            return await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);
+            q = NewQuestion(out id);
         }
-        finally
+        catch (RpcException e)
         {
             request.Dispose();
+            return new RpcPromise(Task.FromException<RpcResponse>(e), _ => new BrokenCapability(e));
         }
+        P.Call.Builder c = CallOf(request);
+        P.MessageTarget.Builder t = c.Target;
+        t.ImportedCap = target.ImportId;
+        return Launch(q, id, request, null, cancellationToken);
+    }
+
+    /// <summary>A call on a capability in the results of a question: pipelined while it is unanswered, direct after.</summary>
+    internal RpcPromise SendPipelined(PipelinedCapability target, RpcRequest request, CancellationToken cancellationToken)
+    {
+        var promised = (Question)target.Question;
+        CapabilityHook? resolved;
+        lock (_sync)
+        {
+            resolved = target.Resolved;
+            if (resolved is null)
+            {
+                promised.PipelinedSends++;
+            }
+        }
+        if (resolved is not null)
+        {
+            RpcRequest forwarded = resolved.NewRequest(request.InterfaceId, request.MethodId);
+            forwarded.Params.Set(request.Params.AsReader());
+            forwarded.Caps.AddRange(request.Caps);
+            request.Caps.Clear();
+            request.Dispose();
+            return forwarded.Send(cancellationToken);
+        }
+        Question q;
+        uint id;
+        try
+        {
+            q = NewQuestion(out id);
+        }
+        catch (RpcException e)
+        {
+            PipelinedSendDone(promised, target.QuestionId);
+            request.Dispose();
+            return new RpcPromise(Task.FromException<RpcResponse>(e), _ => new BrokenCapability(e));
+        }
+        P.Call.Builder c = CallOf(request);
+        P.PromisedAnswer.Builder pa = c.InitTarget().InitPromisedAnswer();
+        pa.QuestionId = target.QuestionId;
+        StructListBuilder<P.PromisedAnswer.Op.Builder> ops = pa.InitTransform(target.Path.Length);
+        for (int i = 0; i < target.Path.Length; i++)
+        {
+            P.PromisedAnswer.Op.Builder op = ops[i];
+            op.GetPointerField = target.Path[i];
+        }
+        return Launch(q, id, request, () => PipelinedSendDone(promised, target.QuestionId), cancellationToken);
+    }
+
+    /// <summary>A pipelined call is on the wire: if its question returned meanwhile, its Finish may go now.</summary>
+    private void PipelinedSendDone(Question promised, uint promisedId)
+    {
+        bool finish = false;
+        lock (_sync)
+        {
+            promised.PipelinedSends--;
+            if (promised.PipelinedSends == 0 && promised.FinishDeferred)
+            {
+                promised.FinishDeferred = false;
+                finish = true;
+            }
+        }
+        if (finish)
+        {
+            _ = SendFinishAsync(promisedId, promised);
+        }
+    }
+
+    private RpcPromise Launch(Question q, uint id, RpcRequest request, Action? sent, CancellationToken cancellationToken)
+    {
+        P.Call.Builder c = CallOf(request);
+        c.QuestionId = id;
+        c.InterfaceId = request.InterfaceId;
+        c.MethodId = request.MethodId;
+        lock (_sync)
+        {
+            WriteCapTable(c.Params, request.Caps);
+            q.ParamExports = ExportIds(c.Params);
+        }
+        Task<RpcResponse> response = RunAsync();
+        return new RpcPromise(response, path =>
+        {
+            var p = new PipelinedCapability(this, q, id, path);
+            lock (_sync)
+            {
+                if (!q.Returned)
+                {
+                    (q.Pipelines ??= []).Add(p);
+                    return p;
+                }
+            }
+            // Already answered: the capability is the one in the results.
+            return new PromisedCapability(PromisedCapability.TargetOf(response, path));
+        });
+
+        async Task<RpcResponse> RunAsync()
+        {
+            try
+            {
+                await SendQuestionAsync(q, id, request.Message).ConfigureAwait(false);
+            }
+            finally
+            {
+                sent?.Invoke();
+                request.Dispose();
+            }
+            return await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The last reference to a pipelined capability is gone.</summary>
+    internal void ReleasePipeline(PipelinedCapability p)
+    {
+        CapabilityHook? resolved;
+        lock (_sync)
+        {
+            ((Question)p.Question).Pipelines?.Remove(p);
+            resolved = p.Resolved;
+            p.Resolved = null;
+            p.Dead = true;
+        }
+        resolved?.Release();
     }
 
     private static P.Call.Builder CallOf(RpcRequest request) => request.Message.Root.GetStruct<P.Message.Builder>().Call;

@@ -335,6 +335,17 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
             Assert.Equal(12u, await InteropCalls.IncrementAsync(counter));
         }
 
+        using (RpcRequest make = echo.NewRequest(Echo.TypeId, Echo.Methods.MakeCounter))
+        {
+            // Pipelined: increment() on the counter before makeCounter() has returned.
+            make.Params.InitStruct<Echo.MakeCounterParams.Builder>().Start = 100;
+            RpcPromise promise = make.Send();
+            using Capability counter = promise.GetPipelinedCapability(0);
+            Assert.Equal(101u, await InteropCalls.IncrementAsync(counter));
+            Assert.Equal(102u, await InteropCalls.IncrementAsync(counter));
+            using RpcResponse made = await promise.Response;
+        }
+
         var local = new InteropEcho();
         using (Capability callback = Capability.FromServer(local))
         using (RpcRequest call = echo.NewRequest(Echo.TypeId, Echo.Methods.CallBack))
