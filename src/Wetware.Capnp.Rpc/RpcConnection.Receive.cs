@@ -162,6 +162,9 @@ public sealed partial class RpcConnection
                 case P.Message.Which.Unimplemented:
                     HandleUnimplemented(m.Unimplemented);
                     break;
+                case P.Message.Which.Disembargo:
+                    HandleDisembargo(m.Disembargo);
+                    break;
                 default:
                     // Messages of levels we do not implement get echoed back (rpc.capnp, Unimplemented).
                     _ = ReplyUnimplementedAsync(m);
@@ -174,6 +177,75 @@ public sealed partial class RpcConnection
             {
                 message.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// rpc.capnp, Disembargo: the peer pipelined calls on a promise that resolved to a capability it
+    /// hosts itself, and asks us to echo this once those calls have passed through (senderLoopback).
+    /// </summary>
+    private void HandleDisembargo(P.Disembargo.Reader d)
+    {
+        P.Disembargo.Context.Reader context = d.Context;
+        if (context.Which != P.Disembargo.Context.Which.SenderLoopback)
+        {
+            throw new ProtocolViolation($"Disembargo of kind {context.Which}, but we never sent a senderLoopback embargo");
+        }
+        uint embargo = context.SenderLoopback;
+        P.MessageTarget.Reader t = d.Target;
+        if (t.Which != P.MessageTarget.Which.PromisedAnswer)
+        {
+            throw new ProtocolViolation("Disembargo must target a promised answer");
+        }
+        P.PromisedAnswer.Reader pa = t.PromisedAnswer;
+        int[] path = PathOf(pa);
+        Answer? ready;
+        lock (_sync)
+        {
+            if (!_answers.TryGetValue(pa.QuestionId, out Answer? answer) || answer.Finished)
+            {
+                throw new ProtocolViolation($"Disembargo targets question {pa.QuestionId}, which is not an outstanding answer");
+            }
+            if (!answer.HasOutcome)
+            {
+                // After the calls pipelined before it, in order.
+                (answer.Pending ??= []).Add(() => _ = ReplyDisembargoAsync(answer, path, embargo));
+                return;
+            }
+            ready = answer;
+        }
+        _ = ReplyDisembargoAsync(ready, path, embargo);
+    }
+
+    private async Task ReplyDisembargoAsync(Answer answer, int[] path, uint embargo)
+    {
+        CapabilityHook target;
+        lock (_sync)
+        {
+            target = TargetIn(answer, path);
+        }
+        try
+        {
+            if (target is not ImportedCapability imp || imp.Connection != this)
+            {
+                await SendAbortAsync("Disembargo (senderLoopback) of a capability that does not point back at the sender").ConfigureAwait(false);
+                Close(new RpcException(RpcErrorType.Failed, "protocol violation by the peer: Disembargo of a capability that is not its own"));
+                return;
+            }
+            using var m = new MessageBuilder(16);
+            P.Disembargo.Builder reply = m.InitRoot<P.Message.Builder>().InitDisembargo();
+            P.MessageTarget.Builder rt = reply.InitTarget();
+            rt.ImportedCap = imp.ImportId;
+            P.Disembargo.Context.Builder rc = reply.Context;
+            rc.ReceiverLoopback = embargo;
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+        }
+        finally
+        {
+            target.Release();
         }
     }
 

@@ -19,7 +19,8 @@ internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexP
 
 /// <summary>
 /// A test server: 0 echo(text) -> text; 1 fail(); 2 makeCounter() -> cap; 3 callBack(cap, text) -> text
-/// (calls method 0 on the cap it is given); 4 slow() waits until canceled; 5 count() -> uint32 calls so far.
+/// (calls method 0 on the cap it is given); 4 slow() waits until canceled; 5 count() -> uint32 calls so far;
+/// 6 identity(cap) -> cap.
 /// </summary>
 internal sealed class TestServer : IRpcServer
 {
@@ -76,6 +77,14 @@ internal sealed class TestServer : IRpcServer
             case 5:
                 c.Results.InitStruct(1, 0).WriteUInt32(0, (uint)Calls);
                 break;
+            case 6:
+            {
+                // identity(cap) -> cap: hands the caller's capability straight back.
+                using Capability? given = c.GetParamCapability(c.Params.GetStruct().ReadCapability(0) ?? 0);
+                StructBuilder r = c.Results.InitStruct(0, 1);
+                r.SetCapability(0, given is null ? null : c.AddResultCapability(given));
+                break;
+            }
             default:
                 throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
         }

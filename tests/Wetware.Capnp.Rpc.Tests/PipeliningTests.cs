@@ -122,4 +122,47 @@ public sealed class PipeliningTests
         Assert.Equal(P.Message.Which.Abort, r.Which);
         Assert.Contains("question 77", r.Abort.Reason.ToString());
     }
+
+    [Fact]
+    public async Task DisembargoForACapabilityThatLoopsBackIsEchoedToTheSender()
+    {
+        var (a, peer) = DuplexPipe.CreatePair();
+        using Capability bootstrap = Capability.FromServer(new TestServer());
+        await using var c = new RpcConnection(a, bootstrap);
+        c.Start();
+        await SendAsync(peer, m => m.InitBootstrap().QuestionId = 0);
+        // identity(our export 5) pipelined on the bootstrap: the result is the peer's own capability.
+        await SendAsync(peer, m =>
+        {
+            PipelinedCall(m, 1, 0, 6, [], null);
+            P.Payload.Builder p = m.Call.Params;
+            p.Content.InitStruct(0, 1).SetCapability(0, 0);
+            P.CapDescriptor.Builder d = p.InitCapTable(1)[0];
+            d.SenderHosted = 5;
+        });
+        await SendAsync(peer, m =>
+        {
+            P.Disembargo.Builder d = m.InitDisembargo();
+            P.PromisedAnswer.Builder pa = d.InitTarget().InitPromisedAnswer();
+            pa.QuestionId = 1;
+            P.PromisedAnswer.Op.Builder op = pa.InitTransform(1)[0];
+            op.GetPointerField = 0;
+            P.Disembargo.Context.Builder ctx = d.Context;
+            ctx.SenderLoopback = 77;
+        });
+        while (true)
+        {
+            using MessageReader? m = await Framing.ReadMessageAsync(peer.Input).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            P.Message.Reader r = m!.GetRoot<P.Message.Reader>();
+            Assert.NotEqual(P.Message.Which.Abort, r.Which);
+            if (r.Which == P.Message.Which.Disembargo)
+            {
+                Assert.Equal(P.Disembargo.Context.Which.ReceiverLoopback, r.Disembargo.Context.Which);
+                Assert.Equal(77u, r.Disembargo.Context.ReceiverLoopback);
+                Assert.Equal(P.MessageTarget.Which.ImportedCap, r.Disembargo.Target.Which);
+                Assert.Equal(5u, r.Disembargo.Target.ImportedCap);
+                break;
+            }
+        }
+    }
 }
