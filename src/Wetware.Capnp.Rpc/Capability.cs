@@ -145,7 +145,7 @@ internal sealed class PromisedCapability : CapabilityHook
         {
             await previous.ConfigureAwait(false);
             CapabilityHook target = await _target.ConfigureAwait(false);
-            call = Forward(request, target, cancellationToken);
+            call = Forward(request, target, cancellationToken).Response;
         }
         finally
         {
@@ -155,7 +155,7 @@ internal sealed class PromisedCapability : CapabilityHook
     }
 
     /// <summary>Re-addresses a request built for one capability to another (copying params and caps).</summary>
-    internal static Task<RpcResponse> Forward(RpcRequest request, CapabilityHook target, CancellationToken cancellationToken)
+    internal static RpcPromise Forward(RpcRequest request, CapabilityHook target, CancellationToken cancellationToken)
     {
         RpcRequest forwarded = target.NewRequest(request.InterfaceId, request.MethodId);
         try
@@ -168,7 +168,7 @@ internal sealed class PromisedCapability : CapabilityHook
         {
             request.Dispose();
         }
-        return forwarded.SendAsync(cancellationToken);
+        return forwarded.Send(cancellationToken);
     }
 
     protected override void OnLastRelease()

@@ -15,12 +15,15 @@ internal sealed class ImportedCapability(RpcConnection connection, uint importId
     /// <summary>Set once the last local reference is gone (the entry may not be revived).</summary>
     public bool Released;
 
-    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId) => NewCallRequest(this, interfaceId, methodId);
+
+    /// <summary>A request whose message is already an rpc.capnp Call, for capabilities on the other side of a connection.</summary>
+    internal static RpcRequest NewCallRequest(CapabilityHook target, ulong interfaceId, ushort methodId)
     {
         var message = new MessageBuilder(128);
         P.Call.Builder call = message.InitRoot<P.Message.Builder>().InitCall();
         P.Payload.Builder payload = call.InitParams();
-        return new RpcRequest(this, message, payload.Content, interfaceId, methodId);
+        return new RpcRequest(target, message, payload.Content, interfaceId, methodId);
     }
 
     public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) =>

@@ -1,5 +1,3 @@
-using P = Wetware.Capnp.Rpc.Protocol;
-
 namespace Wetware.Capnp.Rpc;
 
 /// <summary>
@@ -23,13 +21,7 @@ internal sealed class PipelinedCapability(RpcConnection connection, object quest
     /// <summary>Set when the last reference is gone, so a late resolution is released at once.</summary>
     public bool Dead;
 
-    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
-    {
-        var message = new MessageBuilder(128);
-        P.Call.Builder call = message.InitRoot<P.Message.Builder>().InitCall();
-        P.Payload.Builder payload = call.InitParams();
-        return new RpcRequest(this, message, payload.Content, interfaceId, methodId);
-    }
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId) => ImportedCapability.NewCallRequest(this, interfaceId, methodId);
 
     public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) =>
         Send(request, cancellationToken).Response;

@@ -203,12 +203,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
         if (resolved is not null)
         {
-            RpcRequest forwarded = resolved.NewRequest(request.InterfaceId, request.MethodId);
-            forwarded.Params.Set(request.Params.AsReader());
-            forwarded.Caps.AddRange(request.Caps);
-            request.Caps.Clear();
-            request.Dispose();
-            return forwarded.Send(cancellationToken);
+            return PromisedCapability.Forward(request, resolved, cancellationToken);
         }
         Question q;
         uint id;

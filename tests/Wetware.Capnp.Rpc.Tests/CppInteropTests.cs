@@ -152,21 +152,8 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
     {
         var echo = new InteropEcho();
         using Capability main = Capability.FromServer(echo);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        var connections = new List<RpcConnection>();
-        Task accept = Task.Run(async () =>
-        {
-            Socket s = await listener.AcceptAsync();
-            var c = new RpcConnection(TcpTransport.FromSocket(s), main);
-            lock (connections)
-            {
-                connections.Add(c);
-            }
-            c.Start();
-        });
+        using var listener = Listen(out int port);
+        Task<RpcConnection> accept = AcceptOneAsync(listener, main);
 
         var psi = new ProcessStartInfo(programs.Client, [$"127.0.0.1:{port}"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using Process client = Process.Start(psi)!;
@@ -184,13 +171,27 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         {
             Assert.Contains($"ok {c}", output);
         }
-        await accept;
-        foreach (RpcConnection c in connections)
-        {
-            await c.Completion.WaitAsync(TimeSpan.FromSeconds(10)); // the C++ client hung up
-            await c.DisposeAsync();
-        }
+        RpcConnection connection = await accept;
+        await connection.Completion.WaitAsync(TimeSpan.FromSeconds(10)); // the C++ client hung up
+        await connection.DisposeAsync();
         await echo.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private static Socket Listen(out int port)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        return listener;
+    }
+
+    /// <summary>Serves <paramref name="bootstrap"/> on the first connection the listener accepts.</summary>
+    private static async Task<RpcConnection> AcceptOneAsync(Socket listener, Capability bootstrap)
+    {
+        var c = new RpcConnection(TcpTransport.FromSocket(await listener.AcceptAsync()), bootstrap);
+        c.Start();
+        return c;
     }
 
     /// <summary>Calls per direction in the leak storms (each passes and drops two capabilities).</summary>
@@ -201,16 +202,8 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
     {
         var echo = new InteropEcho();
         using Capability main = Capability.FromServer(echo);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        Task<RpcConnection> accept = Task.Run(async () =>
-        {
-            var c = new RpcConnection(TcpTransport.FromSocket(await listener.AcceptAsync()), main);
-            c.Start();
-            return c;
-        });
+        using var listener = Listen(out int port);
+        Task<RpcConnection> accept = AcceptOneAsync(listener, main);
         var psi = new ProcessStartInfo(programs.Client, [$"127.0.0.1:{port}", StormCalls.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             RedirectStandardOutput = true,
