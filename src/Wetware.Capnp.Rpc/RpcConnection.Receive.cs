@@ -291,7 +291,8 @@ public sealed partial class RpcConnection
                 answer.ExportedCaps = [payload.AsReader().CapTable[0].SenderHosted];
             }
             _bootstrap.AddRef();
-            SetOutcome(answer, payload.AsReader().Content, [_bootstrap], null, null);
+            // The outcome reads the reply's own segments: the answer keeps the reply until Finish.
+            SetOutcome(answer, payload.AsReader().Content, [_bootstrap], null, reply);
         }
         _ = SendReturnAsync(id, answer, reply);
     }
