@@ -1,0 +1,50 @@
+namespace Wetware.Capnp.Rpc.Tests;
+
+public sealed class LimitTests
+{
+    private static async Task<(RpcConnection Client, RpcConnection Host, Capability Main, TestServer Server)> PairAsync(RpcConnectionOptions? client = null, RpcConnectionOptions? host = null)
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        var server = new TestServer();
+        using Capability bootstrap = Capability.FromServer(server);
+        var h = new RpcConnection(b, bootstrap, host);
+        var c = new RpcConnection(a, null, client);
+        h.Start();
+        c.Start();
+        return (c, h, await c.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10)), server);
+    }
+
+    [Fact]
+    public async Task CallsBeyondTheQuestionLimitFailWithOverloaded()
+    {
+        var (client, host, main, _) = await PairAsync(client: new RpcConnectionOptions { MaxQuestions = 2 });
+        await using RpcConnection c = client;
+        await using RpcConnection h = host;
+        using Capability m = main;
+        using RpcRequest s1 = m.NewRequest(TestServer.InterfaceId, 4);
+        using RpcRequest s2 = m.NewRequest(TestServer.InterfaceId, 4);
+        Task<RpcResponse> slow1 = s1.SendAsync();
+        Task<RpcResponse> slow2 = s2.SendAsync();
+        var e = await Assert.ThrowsAsync<RpcException>(() => TestServer.EchoAsync(m, "third"));
+        Assert.Equal(RpcErrorType.Overloaded, e.Type);
+        Assert.Contains("limit 2", e.Reason);
+        Assert.False(slow1.IsCompleted || slow2.IsCompleted);
+    }
+
+    [Fact]
+    public async Task IncomingCallsBeyondTheLimitAreAnsweredWithOverloaded()
+    {
+        var (client, host, main, server) = await PairAsync(host: new RpcConnectionOptions { MaxQuestions = 2 });
+        await using RpcConnection c = client;
+        await using RpcConnection h = host;
+        using Capability m = main;
+        using RpcRequest s1 = m.NewRequest(TestServer.InterfaceId, 4);
+        using RpcRequest s2 = m.NewRequest(TestServer.InterfaceId, 4);
+        Task<RpcResponse> slow1 = s1.SendAsync();
+        Task<RpcResponse> slow2 = s2.SendAsync();
+        await server.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var e = await Assert.ThrowsAsync<RpcException>(() => TestServer.EchoAsync(m, "third").WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(RpcErrorType.Overloaded, e.Type);
+        Assert.Null(host.CloseReason);
+    }
+}
