@@ -13,22 +13,24 @@ internal sealed class Generator
     private readonly Dictionary<ulong, string> _simpleName = [];
     private readonly Dictionary<ulong, List<ulong>> _typeChildren = [];
     private readonly Dictionary<ulong, string> _namespaces = [];
-    private readonly string? _defaultNamespace;
-    private readonly string _topVisibility;
-    private ulong _namespaceAnnotation;
+    /// <summary>The id of <c>annotation namespace(file) :Text</c> in <c>schema/csharp.capnp</c> (file id 0xd082b8b95cfb7031).</summary>
+    public const ulong NamespaceAnnotationId = 0xa38ffd919fdc2c69;
 
-    /// <param name="visibility">"public" (default) or "internal": the accessibility of top-level generated types.</param>
-    public Generator(RequestReader request, string? defaultNamespace, string? visibility = null)
+    private readonly GeneratorOptions _options;
+    private readonly string _topVisibility;
+    private readonly HashSet<ulong> _requested = [];
+
+    public Generator(RequestReader request, GeneratorOptions options)
     {
-        _topVisibility = visibility?.Trim() == "internal" ? "internal" : "public";
-        _defaultNamespace = string.IsNullOrWhiteSpace(defaultNamespace) ? null : defaultNamespace.Trim();
+        _options = options;
+        _topVisibility = options.Visibility?.Trim() == "internal" ? "internal" : "public";
         foreach (NodeReader n in request.Nodes)
         {
             _nodes[n.Id] = n;
-            if (n.Kind == NodeKind.Annotation && n.DisplayName.EndsWith("csharp.capnp:namespace", StringComparison.Ordinal))
-            {
-                _namespaceAnnotation = n.Id;
-            }
+        }
+        foreach (RequestedFileReader f in request.RequestedFiles)
+        {
+            _requested.Add(f.Id);
         }
         foreach (NodeReader n in _nodes.Values)
         {
@@ -74,21 +76,43 @@ internal sealed class Generator
         return v;
     }
 
+    /// <summary>
+    /// The file's <c>$CSharp.namespace</c> annotation; else, for a requested file, the namespace the
+    /// caller gave; else one derived from the file's path (see <see cref="DeriveNamespace"/>). An
+    /// imported file's types are referenced under its annotation or its derived namespace, so a schema
+    /// whose types other schemas use should carry the annotation.
+    /// </summary>
     private string NamespaceOf(NodeReader file)
     {
         foreach (AnnotationReader a in file.Annotations)
         {
-            if (a.Id == _namespaceAnnotation && _namespaceAnnotation != 0)
+            if (a.Id == NamespaceAnnotationId)
             {
                 return a.Value.Pointer.GetText().ToString();
             }
         }
-        if (_defaultNamespace is not null)
+        bool requested = _requested.Contains(file.Id);
+        if (requested && !string.IsNullOrWhiteSpace(_options.Namespace))
         {
-            return _defaultNamespace;
+            return _options.Namespace.Trim();
         }
-        // "usr/include/capnp/rpc.capnp" -> "Capnp.Rpc"; "test.capnp" -> "Test"
-        string[] parts = file.DisplayName.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        // --src-prefix strips the directory from the display name; the caller's full path keeps it.
+        string path = file.DisplayName;
+        if (requested && _options.SourcePath is { Length: > 0 } source
+            && source.Replace('\\', '/').EndsWith("/" + path.TrimStart('/'), StringComparison.Ordinal))
+        {
+            path = source;
+        }
+        return DeriveNamespace(path);
+    }
+
+    /// <summary>
+    /// The namespace for a schema without an annotation: its directory and file name in PascalCase
+    /// (<c>/usr/include/capnp/rpc.capnp</c> gives <c>Capnp.Rpc</c>, <c>test.capnp</c> gives <c>Test</c>).
+    /// </summary>
+    public static string DeriveNamespace(string path)
+    {
+        string[] parts = path.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries);
         IEnumerable<string> tail = parts.Skip(Math.Max(0, parts.Length - 2));
         return string.Join('.', tail.Select(p => Naming.Pascal(p.EndsWith(".capnp", StringComparison.Ordinal) ? p[..^6] : p)));
     }
@@ -148,7 +172,7 @@ internal sealed class Generator
             NodeReader n = _nodes[id];
             if (n.Kind is NodeKind.Struct or NodeKind.Interface)
             {
-                var inner = new HashSet<string> { _simpleName[id].TrimStart('@'), "Reader", "Builder", "TypeId", "DataWords", "PointerCount", "Which", "Methods" };
+                var inner = new HashSet<string> { _simpleName[id].TrimStart('@'), "Reader", "Builder", "TypeId", "InterfaceId", "DataWords", "PointerCount", "Which", "Methods" };
                 AssignNames(n, _fullName[id], inner);
             }
         }
@@ -198,6 +222,7 @@ internal sealed class Generator
     {
         w.Open($"{Visibility()} static partial class {_simpleName[n.Id]}");
         w.Line($"public const ulong TypeId = 0x{n.Id:x}UL;");
+        w.Line("public const ulong InterfaceId = TypeId;");
         w.Line();
         w.Open("public static class Methods");
         var taken = new HashSet<string> { "Methods" };
@@ -258,12 +283,7 @@ internal sealed class Generator
         {
             plans.Add(new FieldPlan(f, Naming.Unique(Naming.Escape(Naming.Pascal(f.Name)), reserved), index++));
         }
-        foreach (FieldPlan p in plans)
-        {
-            string bare = p.Name.TrimStart('@');
-            reserved.Add("Init" + bare);
-            reserved.Add("Set" + bare);
-        }
+        AvoidAccessorMethods(plans, reserved);
 
         EmitDefaults(w, plans);
         EmitReader(w, n, self, plans);
@@ -278,6 +298,33 @@ internal sealed class Generator
         w.Line();
     }
 
+    /// <summary>
+    /// A field named like another field's <c>InitX</c>/<c>SetX</c> method (fields <c>initFoo</c> and
+    /// <c>foo</c>) takes a <c>_</c> suffix; the field whose method it would shadow keeps its name.
+    /// </summary>
+    private static void AvoidAccessorMethods(List<FieldPlan> plans, HashSet<string> taken)
+    {
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            var methods = new HashSet<string>(plans.SelectMany(p => new[] { "Init" + p.Name.TrimStart('@'), "Set" + p.Name.TrimStart('@') }));
+            for (int i = 0; i < plans.Count && !changed; i++)
+            {
+                if (methods.Contains(plans[i].Name))
+                {
+                    string name = plans[i].Name;
+                    do
+                    {
+                        name += "_";
+                    }
+                    while (methods.Contains(name) || !taken.Add(name));
+                    plans[i] = plans[i] with { Name = name };
+                    changed = true;
+                }
+            }
+        }
+    }
+
     private static string DefaultField(FieldPlan p) => $"s_default{p.Index}";
 
     private static bool HasPointerDefault(FieldReader f)
@@ -287,7 +334,8 @@ internal sealed class Generator
             return false;
         }
         TypeKind k = f.SlotType.Kind;
-        return k is TypeKind.Text or TypeKind.Data or TypeKind.Struct or TypeKind.List && !f.DefaultValue.Pointer.IsNull;
+        return (k is TypeKind.Text or TypeKind.Data or TypeKind.Struct or TypeKind.List || (k is TypeKind.AnyPointer && !f.SlotType.IsCapability))
+            && !f.DefaultValue.Pointer.IsNull;
     }
 
     private void EmitDefaults(CodeWriter w, List<FieldPlan> plans)
@@ -307,8 +355,11 @@ internal sealed class Generator
                 case TypeKind.Struct:
                     w.Line($"private static readonly {Rt}StructReader {DefaultField(p)} = {root}.GetStruct();");
                     break;
-                default:
+                case TypeKind.List:
                     w.Line($"private static readonly {Rt}ListReader {DefaultField(p)} = {root}.GetList({Rt}ElementSize.Void);");
+                    break;
+                default:
+                    w.Line($"private static readonly {Rt}AnyPointerReader {DefaultField(p)} = {root};");
                     break;
             }
             w.Line();
@@ -377,7 +428,7 @@ internal sealed class Generator
         int off = f.SlotOffset;
         ulong d = f.DefaultValue.Bits;
         string? dflt = HasPointerDefault(f) ? DefaultField(p) : null;
-        switch (t.Kind)
+        switch (t.IsCapability ? TypeKind.Interface : t.Kind)
         {
             case TypeKind.Void:
                 return null;
@@ -403,7 +454,7 @@ internal sealed class Generator
             case TypeKind.Interface:
                 return $"_s.ReadCapability({off})";
             case TypeKind.AnyPointer:
-                return $"_s.ReadAnyPointer({off})";
+                return dflt is null ? $"_s.ReadAnyPointer({off})" : $"_s.ReadAnyPointer({off}, {dflt})";
             default:
             {
                 var (read, _, size, suffix) = Raw(t.Kind);
@@ -485,7 +536,7 @@ internal sealed class Generator
         int off = f.SlotOffset;
         ulong d = f.DefaultValue.Bits;
         string? dflt = HasPointerDefault(f) ? DefaultField(p) : null;
-        switch (t.Kind)
+        switch (t.IsCapability ? TypeKind.Interface : t.Kind)
         {
             case TypeKind.Void:
                 if (disc.Length > 0)
@@ -619,7 +670,7 @@ internal sealed class Generator
 
     // ---- types --------------------------------------------------------------------------
 
-    private string ReaderType(TypeReader t) => t.Kind switch
+    private string ReaderType(TypeReader t) => (t.IsCapability ? TypeKind.Interface : t.Kind) switch
     {
         TypeKind.Void => "void",
         TypeKind.Bool => "bool",
@@ -692,7 +743,7 @@ internal sealed class Generator
     {
         var taken = new HashSet<string>(_typeChildren[scope.Id].Select(id => _simpleName[id]))
         {
-            "Reader", "Builder", "TypeId", "DataWords", "PointerCount", "Which", "Methods",
+            "Reader", "Builder", "TypeId", "InterfaceId", "DataWords", "PointerCount", "Which", "Methods",
         };
         foreach (NestedNodeReader nn in scope.NestedNodes)
         {
@@ -722,6 +773,9 @@ internal sealed class Generator
                     w.Line($"public static readonly {lt} {name} = {lt}.FromList({Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root.GetList({lt}.ExpectedElementSize));");
                     break;
                 }
+                case TypeKind.AnyPointer when !t.IsCapability:
+                    w.Line($"public static readonly {Rt}AnyPointerReader {name} = {Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root;");
+                    break;
                 case TypeKind.Interface or TypeKind.AnyPointer:
                     continue;
                 default:
@@ -807,3 +861,9 @@ internal sealed class Generator
         return sb.Append('"').ToString();
     }
 }
+
+/// <summary>What the caller (usually the MSBuild targets, through environment variables) asks of the generator.</summary>
+/// <param name="Namespace">The namespace of the requested files that carry no <c>$CSharp.namespace</c> annotation.</param>
+/// <param name="Visibility">"public" (default) or "internal": the accessibility of top-level generated types.</param>
+/// <param name="SourcePath">The requested schema's full path, so the derived namespace keeps the directory that <c>--src-prefix</c> strips.</param>
+internal sealed record GeneratorOptions(string? Namespace = null, string? Visibility = null, string? SourcePath = null);

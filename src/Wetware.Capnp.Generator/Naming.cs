@@ -22,7 +22,8 @@ internal static class Naming
         bool upper = true;
         foreach (char c in name)
         {
-            if (c is '_' or '$' or '-')
+            // '_' and '$' (in "evaluate$Params") separate words; so does anything a C# name cannot hold ("c++").
+            if (!char.IsAsciiLetterOrDigit(c))
             {
                 upper = true;
                 continue;
@@ -32,12 +33,6 @@ internal static class Naming
         }
         string s = sb.ToString();
         return s.Length == 0 || char.IsDigit(s[0]) ? "_" + s : s;
-    }
-
-    public static string Camel(string name)
-    {
-        string p = Pascal(name);
-        return Escape(char.ToLowerInvariant(p[0]) + p[1..]);
     }
 
     public static string Escape(string identifier) => Keywords.Contains(identifier) ? "@" + identifier : identifier;

@@ -11,9 +11,10 @@ try
     var options = new ReaderOptions { TraversalLimitWords = long.MaxValue / 2, NestingLimit = 1024, MaxSegments = 1 << 20, MaxMessageBytes = 1L << 31 };
     using MessageReader message = Framing.Read(buffer.ToArray(), options);
     var request = new RequestReader(message.GetRoot());
-    var generator = new Generator(request,
-        Environment.GetEnvironmentVariable("CAPNPC_CSHARP_NAMESPACE"),
-        Environment.GetEnvironmentVariable("CAPNPC_CSHARP_VISIBILITY"));
+    var generator = new Generator(request, new GeneratorOptions(
+        Namespace: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_NAMESPACE"),
+        Visibility: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_VISIBILITY"),
+        SourcePath: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_SOURCE")));
     foreach (RequestedFileReader file in request.RequestedFiles)
     {
         string path = file.Filename + ".cs";

@@ -164,6 +164,12 @@ internal readonly struct TypeReader(StructReader s)
 
     /// <summary>For AnyPointer: 0 unconstrained, 1 a type parameter, 2 an implicit method parameter.</summary>
     public int AnyPointerKind => s.ReadUInt16(8);
+
+    /// <summary>For an unconstrained AnyPointer: 0 AnyPointer, 1 AnyStruct, 2 AnyList, 3 Capability.</summary>
+    public int UnconstrainedKind => s.ReadUInt16(10);
+
+    /// <summary>An interface or <c>Capability</c>: held as a capability table index.</summary>
+    public bool IsCapability => Kind == TypeKind.Interface || (Kind == TypeKind.AnyPointer && AnyPointerKind == 0 && UnconstrainedKind == 3);
 }
 
 internal readonly struct ValueReader(StructReader s)
