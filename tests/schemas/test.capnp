@@ -8,12 +8,16 @@ $CSharp.namespace("Wetware.Capnp.Tests.Schema");
 # --- annotations: generators must ignore them cleanly ---------------------
 annotation note(*) :Text;
 annotation flag(struct, field) :Void;
+annotation meta(file, struct, interface, method, param, const) :Inner;   # a struct-valued annotation
+annotation tags(field, enumerant, union, group) :List(Text);           # a list-valued annotation
+$note("file-level annotation");
+$meta(a = 1, b = "file");
 
 # --- enums -------------------------------------------------------------------
 enum Color $note("an enum") {
   red @0;
   green @1;
-  blue @2 $note("last");
+  blue @2 $note("last") $tags(["x", "y"]);
 }
 
 # --- every primitive, text, data, enum and nested struct ---------------------
@@ -67,6 +71,12 @@ struct Defaults {
   floatNan @20 :Float64 = nan;
   floatInf @21 :Float32 = inf;
   negZero @22 :Float64 = -0.0;
+  void @23 :Void = void;
+  enums @24 :List(Color) = [green, blue];
+  floats @25 :List(Float32) = [0.5, -1];
+  datas @26 :List(Data) = ["ab", 0x"00 ff"];
+  textLists @27 :List(List(Text)) = [["p"], [], ["q", "r"]];
+  uint64s @28 :List(UInt64) = [0, 18446744073709551615];
 }
 
 struct Nested {
@@ -143,16 +153,98 @@ struct Anything {
   cap @2 :Capability;
   calc @3 :Calculator;
   caps @4 :List(Calculator);
+  anyList @5 :AnyList;
 }
 
 interface Calculator {
   evaluate @0 (expression :Text) -> (value :Float64);
   subscribe @1 (callback :Callback, every :UInt32) -> (handle :Capability);
   getSelf @2 () -> (self :Calculator);
-  plain @3 Inner -> Inner;
+  plain @3 Inner -> Inner;                                   # named structs as params/results
+  stats @4 (window :UInt32 $note("seconds")) -> (stats :Stats, cached :Bool) $meta(a = 4);
+  reset @5 () -> ();
+
+  struct Stats {                                             # a struct declared inside an interface
+    calls @0 :UInt64;
+    mean @1 :Float64;
+    histogram @2 :List(UInt32);
+  }
 
   interface Callback {
     notify @0 (value :Float64) -> ();
+  }
+}
+
+# --- layout-compatible views of Anything -----------------------------------------------
+# The text format cannot put a value in an AnyPointer, AnyStruct or AnyList field
+# (`capnp convert` answers "Type mismatch; expected AnyPointer"). These structs have
+# Anything's layout (same six pointer slots) with concrete types in the Any* slots, so
+# a message written as one of them reads as Anything with `any`, `anyStruct` and
+# `anyList` holding a struct, a list or text (conformance fixtures anything-*.txt).
+struct AnythingWithStruct {
+  any @0 :Inner;
+  anyStruct @1 :Inner;
+  cap @2 :Capability;
+  calc @3 :Calculator;
+  caps @4 :List(Calculator);
+  anyList @5 :List(Inner);
+}
+
+struct AnythingWithList {
+  any @0 :List(Int32);
+  anyStruct @1 :Scalars;
+  cap @2 :Capability;
+  calc @3 :Calculator;
+  caps @4 :List(Calculator);
+  anyList @5 :List(Text);
+}
+
+struct AnythingWithText {
+  any @0 :Text;
+  anyStruct @1 :Empty;
+  cap @2 :Capability;
+  calc @3 :Calculator;
+  caps @4 :List(Calculator);
+  anyList @5 :List(List(Int8));
+}
+
+# --- schema evolution: one message read by an older and a newer version --------------
+# V2 adds fields to the root and to list elements (so a V1 list of 1-word structs is
+# read where 3-word structs with pointers are expected, and the reverse), upgrades
+# List(Int32) and List(Text) to lists of structs whose first field has that type, and
+# gives the new fields defaults that a V1 message must read as.
+struct EvolutionV1 {
+  id @0 :UInt32;
+  items @1 :List(Item);
+  numbers @2 :List(Int32);
+  names @3 :List(Text);
+
+  struct Item {
+    a @0 :Int16;
+  }
+}
+
+struct EvolutionV2 {
+  id @0 :UInt32;
+  items @1 :List(Item);
+  numbers @2 :List(Number);
+  names @3 :List(Name);
+  extra @4 :Text = "v2 default";
+  flag @5 :Bool = true;
+
+  struct Item {
+    a @0 :Int16;
+    b @1 :Int64 = 7;
+    label @2 :Text = "none";
+    sub @3 :Item;
+  }
+  struct Number {
+    value @0 :Int32;
+    note @1 :Text;
+  }
+  struct Name {
+    name @0 :Text;
+    rank @1 :UInt8 = 1;
   }
 }
 
@@ -230,6 +322,14 @@ const origin :Inner = (a = -1, b = "origin", more = [1, 1, 2, 3, 5]);
 const primes :List(UInt16) = [2, 3, 5, 7, 11, 13];
 const words :List(Text) = ["alpha", "beta"];
 const truth :Bool = true;
+const nothing :Void = void;
+const half :Float32 = 0.5;
+const minInt64 :Int64 = -9223372036854775808;
+const byteMax :UInt8 = 255;
+const inners :List(Inner) = [(a = 1), (b = "two", more = [2])];
+const matrix :List(List(Int32)) = [[1, 0], [0, 1]];
+const shapeConst :Shape = (name = "unit", rectangle = (width = 1, height = 1), tag = (label = "c"));
+const answerRef :Int32 = .answer;                          # a constant referring to another
 
 struct WithConstants {
   const scoped :Int8 = -3;
