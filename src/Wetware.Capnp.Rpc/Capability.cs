@@ -272,6 +272,28 @@ public sealed class Capability : IDisposable
     /// <summary>A capability served by a local object.</summary>
     public static Capability FromServer(IRpcServer server) => new(new LocalCapability(server));
 
+    /// <summary>
+    /// A capability that becomes the one <paramref name="promise"/> produces (taking ownership of it).
+    /// Calls made before then wait and are delivered in order; if the task fails, they fail with its error.
+    /// Passed to a peer, it travels as a promise (senderPromise) and a <c>Resolve</c> follows.
+    /// </summary>
+    public static Capability FromPromise(Task<Capability> promise) => new(new PromisedCapability(HookOf(promise)));
+
+    private static async Task<CapabilityHook> HookOf(Task<Capability> promise)
+    {
+        try
+        {
+            using Capability c = await promise.ConfigureAwait(false);
+            CapabilityHook h = c.Hook;
+            h.AddRef();
+            return h;
+        }
+        catch (Exception e)
+        {
+            return new BrokenCapability(RpcException.From(e));
+        }
+    }
+
     /// <summary>A capability whose every call fails with <paramref name="error"/>.</summary>
     public static Capability Broken(RpcException error) => new(new BrokenCapability(error));
 

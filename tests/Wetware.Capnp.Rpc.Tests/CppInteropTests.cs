@@ -101,6 +101,30 @@ internal sealed class InteropEcho : Echo.Server
         return ValueTask.CompletedTask;
     }
 
+    public override ValueTask DelayedCounterAsync(Echo.DelayedCounterParams.Reader @params, Echo.DelayedCounterResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        uint start = @params.Start;
+        int delay = (int)@params.DelayMs;
+        using Capability promised = Capability.FromPromise(Later());
+        results.Counter = context.AddResultCapability(promised);
+        return ValueTask.CompletedTask;
+
+        async Task<Capability> Later()
+        {
+            await Task.Delay(delay);
+            return Counter.Client.FromServer(new InteropCounter(start)).Capability;
+        }
+    }
+
+    public override ValueTask IdentityAsync(Echo.IdentityParams.Reader @params, Echo.IdentityResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        using Counter.Client? given = context.GetParamClient<Counter.Client>(@params.Counter);
+        results.Counter = given is null ? null : context.AddResultCapability(given);
+        return ValueTask.CompletedTask;
+    }
+
     public override ValueTask GetCallsAsync(Echo.GetCallsParams.Reader @params, Echo.GetCallsResults.Builder results, CallContext context)
     {
         results.Calls = (uint)Volatile.Read(ref Calls);
@@ -161,7 +185,7 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         string output = await stdout;
         Assert.True(exited, $"the C++ client hung; it printed:\n{output}");
         Assert.True(client.ExitCode == 0, $"C++ client failed:\n{output}\n{await stderr}");
-        foreach (string c in new[] { "echo", "fail", "capability", "pipelined", "callback", "big", "cancel" })
+        foreach (string c in new[] { "echo", "fail", "capability", "pipelined", "callback", "big", "cancel", "promise", "embargo" })
         {
             Assert.Contains($"ok {c}", output);
         }
@@ -335,6 +359,51 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         {
             Assert.Equal(3u, r.Results.Calls); // makeCounter, callBack, fail
         }
+    }
+
+    [Fact]
+    public async Task PromisesFromTheCppServerResolveAndOurEmbargoKeepsCallOrder()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, cap) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using var echo = new Echo.Client(cap);
+
+        // A promise (senderPromise) that the C++ side Resolves 100 ms later; calls before and after.
+        using (Response<Echo.DelayedCounterResults.Reader> r = await echo.DelayedCounterAsync(5, 100))
+        using (Counter.Client counter = r.GetClient<Counter.Client>(r.Results.Counter)!)
+        {
+            Task<Response<Counter.IncrementResults.Reader>> first = counter.IncrementAsync().AsTask();
+            using (Response<Counter.IncrementResults.Reader> v = await first)
+            {
+                Assert.Equal(6u, v.Results.Value);
+            }
+            await Task.Delay(150); // resolved by now: calls go to the resolution
+            using (Response<Counter.IncrementResults.Reader> v = await counter.IncrementAsync())
+            {
+                Assert.Equal(7u, v.Results.Value);
+            }
+        }
+
+        // identity(our counter): two increments pipelined through C++ and back, then one after the
+        // answer, straight to our object once the embargo lifts. The counter shows the order.
+        var mine = new InteropCounter(1000);
+        using (var local = Counter.Client.FromServer(mine))
+        {
+            RpcCall<Echo.IdentityResults.Reader, Echo.IdentityResults.Pipeline> call = echo.IdentityAsync(local);
+            using Counter.Client returned = call.Pipeline.GetCounter();
+            Task<Response<Counter.IncrementResults.Reader>> p1 = returned.IncrementAsync().AsTask();
+            Task<Response<Counter.IncrementResults.Reader>> p2 = returned.IncrementAsync().AsTask();
+            (await call).Dispose();
+            Task<Response<Counter.IncrementResults.Reader>> p3 = returned.IncrementAsync().AsTask();
+            uint[] values = [(await p1).Results.Value, (await p2).Results.Value, (await p3).Results.Value];
+            Assert.Equal([1001u, 1002u, 1003u], values);
+        }
+        for (int i = 0; i < 200 && connection.Counts.Embargoes != 0; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(0, connection.Counts.Embargoes);
     }
 
     [Fact]
