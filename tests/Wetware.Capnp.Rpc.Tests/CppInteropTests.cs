@@ -362,6 +362,46 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
     }
 
     [Fact]
+    public async Task PipeliningAgainstTheCppServerSendsTheWholeChainBeforeAnyAnswer()
+    {
+        await using var server = new CppServer(programs.Server);
+        await using var tap = new WireTap(server.Port);
+        IDuplexPipe pipe = await TcpTransport.ConnectAsync(new IPEndPoint(IPAddress.Loopback, tap.Port));
+        await using var connection = new RpcConnection(pipe);
+        connection.Start();
+        using var echo = new Echo.Client(await connection.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Hold every answer back, then make a chain: makeCounter, and two increments on its result.
+        tap.CloseGate();
+        int before = tap.Sent.Count;
+        RpcCall<Echo.MakeCounterResults.Reader, Echo.MakeCounterResults.Pipeline> make = echo.MakeCounterAsync(100);
+        using Counter.Client counter = make.Pipeline.GetCounter();
+        Task<Response<Counter.IncrementResults.Reader>> first = counter.IncrementAsync().AsTask();
+        Task<Response<Counter.IncrementResults.Reader>> second = counter.IncrementAsync().AsTask();
+        for (int i = 0; i < 500 && tap.Sent.Skip(before).Count(m => m.Kind == Protocol.Message.Which.Call) < 3; i++)
+        {
+            await Task.Delay(10);
+        }
+        var calls = tap.Sent.Skip(before).Where(m => m.Kind == Protocol.Message.Which.Call).ToList();
+
+        // All three went out with no answer received: one round trip for the chain, not three.
+        Assert.Equal(3, calls.Count);
+        Assert.Equal(Protocol.MessageTarget.Which.ImportedCap, calls[0].Target);
+        Assert.All(calls.Skip(1), c =>
+        {
+            Assert.Equal(Protocol.MessageTarget.Which.PromisedAnswer, c.Target);
+            Assert.Equal(calls[0].Question, c.TargetQuestion);
+        });
+        Assert.False(first.IsCompleted);
+
+        tap.OpenGate();
+        using Response<Counter.IncrementResults.Reader> a = await first.WaitAsync(TimeSpan.FromSeconds(10));
+        using Response<Counter.IncrementResults.Reader> b = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((101u, 102u), (a.Results.Value, b.Results.Value));
+        (await make).Dispose();
+    }
+
+    [Fact]
     public async Task PromisesFromTheCppServerResolveAndOurEmbargoKeepsCallOrder()
     {
         await using var server = new CppServer(programs.Server);
