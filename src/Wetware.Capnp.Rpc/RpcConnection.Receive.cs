@@ -25,6 +25,12 @@ public sealed partial class RpcConnection
 
         /// <summary>Pipelined calls that arrived before the outcome, delivered in arrival order.</summary>
         public List<Action>? Pending;
+
+        /// <summary>The call said sendResultsTo.yourself: the results stay here (Return says resultsSentElsewhere) for the peer to take as another question's.</summary>
+        public bool ResultsToYourself;
+
+        /// <summary>A Return of ours took these results (takeFromOtherQuestion), which may happen once.</summary>
+        public bool Taken;
     }
 
     /// <summary>Records an answer's outcome and delivers the calls pipelined on it, in order.</summary>
@@ -360,6 +366,16 @@ public sealed partial class RpcConnection
     {
         uint id = call.QuestionId;
         var answer = new Answer();
+        switch (call.SendResultsTo.Which)
+        {
+            case P.Call.SendResultsTo.Which.Caller:
+                break;
+            case P.Call.SendResultsTo.Which.Yourself:
+                answer.ResultsToYourself = true;
+                break;
+            default:
+                throw new ProtocolViolation($"Call {id} sends its results to a third party (Level 3) on a two-party connection");
+        }
         CapabilityHook target;
         lock (_sync)
         {
@@ -474,11 +490,7 @@ public sealed partial class RpcConnection
                 {
                     payload = r.InitResults();
                 }
-                lock (_sync)
-                {
-                    WriteCapTable(payload, context.ResultCaps);
-                    answer.ExportedCaps = ExportIds(payload);
-                }
+                ExportResults(answer, payload, context.ResultCaps);
                 SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
                 context.ResultCaps.Clear(); // now owned by the answer
             }
@@ -504,11 +516,7 @@ public sealed partial class RpcConnection
                     Capability? c = response.GetCapability(i);
                     caps.Add(c?.Hook ?? new BrokenCapability(new RpcException(RpcErrorType.Failed, "null capability")));
                 }
-                lock (_sync)
-                {
-                    WriteCapTable(payload, caps);
-                    answer.ExportedCaps = ExportIds(payload);
-                }
+                ExportResults(answer, payload, caps);
                 SetOutcome(answer, payload.AsReader().Content, [.. caps], null, reply);
             }
         }
@@ -520,7 +528,15 @@ public sealed partial class RpcConnection
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
-            WriteException(er.InitException(), error);
+            if (e is OperationCanceledException && answer.Cancel.IsCancellationRequested)
+            {
+                // The caller sent Finish and the work stopped: rpc.capnp's Return.canceled.
+                er.SetCanceled();
+            }
+            else
+            {
+                WriteException(er.InitException(), error);
+            }
             SetOutcome(answer, default, [], error, null);
         }
         finally
@@ -544,6 +560,20 @@ public sealed partial class RpcConnection
             message.Dispose();
         }
         await SendReturnAsync(id, answer, reply).ConfigureAwait(false);
+    }
+
+    /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
+    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook> caps)
+    {
+        if (answer.ResultsToYourself)
+        {
+            return;
+        }
+        lock (_sync)
+        {
+            WriteCapTable(payload, caps);
+            answer.ExportedCaps = ExportIds(payload);
+        }
     }
 
     private static List<uint> ExportIds(P.Payload.Builder payload)
@@ -571,10 +601,20 @@ public sealed partial class RpcConnection
 
     private async Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
     {
+        MessageBuilder? elsewhere = null;
+        if (answer.ResultsToYourself && answer.HasOutcome && answer.Error is null)
+        {
+            // The results stay with the answer for the peer to take; the Return only says so.
+            elsewhere = new MessageBuilder(8);
+            P.Return.Builder r = elsewhere.InitRoot<P.Message.Builder>().InitReturn();
+            r.AnswerId = id;
+            r.ReleaseParamCaps = false;
+            r.SetResultsSentElsewhere();
+        }
         try
         {
             // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
-            await SendAsync(reply, () =>
+            await SendAsync(elsewhere ?? reply, () =>
             {
                 lock (_sync)
                 {
@@ -588,6 +628,7 @@ public sealed partial class RpcConnection
         }
         finally
         {
+            elsewhere?.Dispose();
             if (!ReferenceEquals(answer.Message, reply))
             {
                 reply.Dispose();
@@ -648,6 +689,8 @@ public sealed partial class RpcConnection
             case P.Return.Which.Canceled:
                 error = new RpcException(RpcErrorType.Failed, "the call was canceled");
                 break;
+            case P.Return.Which.TakeFromOtherQuestion:
+                break;
             default:
                 error = new RpcException(RpcErrorType.Unimplemented, $"unsupported Return kind {r.Which}");
                 break;
@@ -672,7 +715,64 @@ public sealed partial class RpcConnection
         {
             h.Release();
         }
+        if (r.Which == P.Return.Which.TakeFromOtherQuestion)
+        {
+            // rpc.capnp, Return.takeFromOtherQuestion: the results are those of a call the peer made
+            // to us with sendResultsTo.yourself (it redirected our call back to us).
+            TakeResults(q, id, sendFinish, r.TakeFromOtherQuestion);
+            return false;
+        }
+        Complete(q, id, sendFinish, response, error);
+        return response is not null;
+    }
 
+    /// <summary>Completes question <paramref name="id"/> with the results an answer of ours kept (sendResultsTo.yourself), now or once they exist.</summary>
+    private void TakeResults(Question q, uint id, bool sendFinish, uint answerId)
+    {
+        Answer? other;
+        lock (_sync)
+        {
+            if (!_answers.TryGetValue(answerId, out other) || !other.ResultsToYourself || other.Taken)
+            {
+                throw new ProtocolViolation($"Return takes the results of question {answerId}, which is not an answer of ours kept for the peer");
+            }
+            other.Taken = true;
+            if (!other.HasOutcome)
+            {
+                (other.Pending ??= []).Add(() => Take());
+                return;
+            }
+        }
+        Take();
+
+        void Take()
+        {
+            RpcResponse? response = null;
+            RpcException? error;
+            lock (_sync)
+            {
+                error = other.Error;
+                if (error is null)
+                {
+                    // A copy: the answer's own message goes when the peer finishes it.
+                    var copy = new MessageBuilder();
+                    copy.Root.Set(other.Content);
+                    var caps = new CapabilityHook?[other.Caps.Length];
+                    for (int i = 0; i < caps.Length; i++)
+                    {
+                        caps[i] = other.Caps[i];
+                        caps[i]?.AddRef();
+                    }
+                    response = new RpcResponse(copy.AsReader().Root, caps, copy);
+                }
+            }
+            Complete(q, id, sendFinish, response, error);
+        }
+    }
+
+    /// <summary>The second half of a Return: resolves the question's pipelines, sends Finish, and hands over the outcome.</summary>
+    private void Complete(Question q, uint id, bool sendFinish, RpcResponse? response, RpcException? error)
+    {
         // Capabilities pipelined on this question now point at what it resolved to. One that resolved
         // to a capability of ours, after calls went out through the peer, waits (an embargo) until
         // the peer has reflected those calls back, so later calls cannot overtake them (E-order).
@@ -734,10 +834,9 @@ public sealed partial class RpcConnection
             {
                 response.Dispose(); // the caller stopped waiting
             }
-            return true;
+            return;
         }
         q.Result.TrySetException(error!);
-        return false;
     }
 
     /// <summary>A capability that is neither the peer's nor broken: calls to it stay in this process (or go to another connection).</summary>
@@ -937,6 +1036,26 @@ public sealed partial class RpcConnection
                 _questions.Remove(id);
             }
             q?.Result.TrySetException(new RpcException(RpcErrorType.Unimplemented, "the peer does not implement this message"));
+        }
+        else if (m.Which == P.Message.Which.Resolve && m.Resolve.Which == P.Resolve.Which.Cap)
+        {
+            // A peer without promises never took the reference our Resolve carried: drop it.
+            P.CapDescriptor.Reader d = m.Resolve.Cap;
+            uint? export = d.Which switch
+            {
+                P.CapDescriptor.Which.SenderHosted => d.SenderHosted,
+                P.CapDescriptor.Which.SenderPromise => d.SenderPromise,
+                _ => null,
+            };
+            CapabilityHook? released = null;
+            lock (_sync)
+            {
+                if (export is uint e)
+                {
+                    released = ReleaseExport(e, 1);
+                }
+            }
+            released?.Release();
         }
     }
 

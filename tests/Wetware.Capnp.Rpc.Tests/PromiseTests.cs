@@ -13,6 +13,8 @@ public sealed class PromiseTests
     /// <summary>The raw end of a connection: writes hand-made messages, reads what our side sends.</summary>
     private sealed class Peer(IDuplexPipe pipe)
     {
+        public IDuplexPipe Pipe => pipe;
+
         public async Task SendAsync(Action<P.Message.Builder> fill)
         {
             using var m = new MessageBuilder();
@@ -268,6 +270,32 @@ public sealed class PromiseTests
         }
         Assert.Equal([7u, 8u], released.Order());
         GC.KeepAlive((before, after));
+    }
+
+    [Fact]
+    public async Task ResolveOfASettledImportAborts()
+    {
+        var (ours, peer, remote) = await ConnectAsync();
+        await using RpcConnection conn = ours;
+        using Capability __ = remote;
+        // Import 0 (the bootstrap) came as senderHosted: it can never be resolved.
+        await peer.SendAsync(m =>
+        {
+            P.Resolve.Builder r = m.InitResolve();
+            r.PromiseId = 0;
+            r.InitException().SetReason("x");
+        });
+        while (true)
+        {
+            using MessageReader? m = await Framing.ReadMessageAsync(peer.Pipe.Input).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            P.Message.Reader r = m!.GetRoot<P.Message.Reader>();
+            if (r.Which == P.Message.Which.Abort)
+            {
+                Assert.Contains("import 0", r.Abort.Reason.ToString());
+                break;
+            }
+        }
+        await ours.Completion.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -546,6 +574,57 @@ public sealed class PromiseTests
                 break;
             }
         }
+    }
+
+    [Fact]
+    public async Task ACallRedirectedBackToUsTakesTheResultsWeKept()
+    {
+        using Capability ourBootstrap = Capability.FromServer(new TestServer());
+        var (ours, peer, remote) = await ConnectAsync(ourBootstrap);
+        await using RpcConnection conn = ours;
+        using Capability __ = remote;
+
+        // We call the peer; the peer (as the C++ implementation does for a call that loops back)
+        // makes the call on us with sendResultsTo.yourself, then returns takeFromOtherQuestion.
+        Task<RpcResponse> ours1 = Echo(remote, "original").SendAsync();
+        uint q;
+        using (MessageReader m = await peer.ExpectAsync(P.Message.Which.Call))
+        {
+            q = m.GetRoot<P.Message.Reader>().Call.QuestionId;
+        }
+        await peer.SendAsync(m => m.InitBootstrap().QuestionId = 0);
+        await peer.SendAsync(m =>
+        {
+            P.Call.Builder c = m.InitCall();
+            c.QuestionId = 1;
+            c.InterfaceId = TestServer.InterfaceId;
+            c.MethodId = 0;
+            c.InitTarget().InitPromisedAnswer().QuestionId = 0;
+            c.InitParams().Content.InitStruct(0, 1).SetText(0, "redirected");
+            c.SendResultsTo.SetYourself();
+        });
+        while (true)
+        {
+            using MessageReader m = await peer.ExpectAsync(P.Message.Which.Return);
+            P.Return.Reader r = m.GetRoot<P.Message.Reader>().Return;
+            if (r.AnswerId == 1)
+            {
+                Assert.Equal(P.Return.Which.ResultsSentElsewhere, r.Which);
+                break;
+            }
+        }
+        await peer.SendAsync(m =>
+        {
+            P.Return.Builder r = m.InitReturn();
+            r.AnswerId = q;
+            r.ReleaseParamCaps = false;
+            r.TakeFromOtherQuestion = 1;
+        });
+        using RpcResponse response = await ours1.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("redirected", response.Results.GetStruct().ReadText(0).ToString());
+        await peer.SendAsync(m => m.InitFinish().QuestionId = 1);
+        await peer.SendAsync(m => m.InitFinish().QuestionId = 0);
+        await Eventually(() => ours.Counts.Answers == 0, $"answers: {ours.Counts}");
     }
 
     /// <summary>makeCounter (method 2) that answers only once a gate opens.</summary>
