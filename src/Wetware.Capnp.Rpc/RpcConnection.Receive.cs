@@ -515,13 +515,7 @@ public sealed partial class RpcConnection
         try
         {
             // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
-            await SendAsync(reply, () =>
-            {
-                lock (_sync)
-                {
-                    answer.Returned = true;
-                }
-            }).ConfigureAwait(false);
+            await SendAsync(reply, _markReturned ??= MarkReturned, answer).ConfigureAwait(false);
         }
         catch (RpcException)
         {
@@ -546,6 +540,16 @@ public sealed partial class RpcConnection
         if (drop)
         {
             DropAnswer(answer);
+        }
+    }
+
+    private Action<object?>? _markReturned;
+
+    private void MarkReturned(object? answer)
+    {
+        lock (_sync)
+        {
+            ((Answer)answer!).Returned = true;
         }
     }
 
@@ -899,22 +903,8 @@ public sealed partial class RpcConnection
         _bootstrap?.Release();
         // The read loop completes the input as it exits; the output is completed once no write is in progress.
         _transport.Input.CancelPendingRead();
-        _transport.Output.CancelPendingFlush();
-        _ = CompleteOutputAsync();
+        _writer.Complete();
         _done.TrySetResult();
-    }
-
-    private async Task CompleteOutputAsync()
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -28,7 +28,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly CapabilityHook? _bootstrap;
     private readonly RpcConnectionOptions _options;
     private readonly object _sync = new();
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly MessageWriter _writer;
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -42,6 +42,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
@@ -308,26 +309,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     // ---- sending -----------------------------------------------------------------------
 
-    /// <param name="written">Runs once the message is in the transport's buffer, before the peer can have seen it.</param>
-    private async Task SendAsync(MessageBuilder message, Action? written = null)
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            ThrowIfClosed();
-            Framing.Write(_transport.Output, message);
-            written?.Invoke();
-            FlushResult r = await _transport.Output.FlushAsync().ConfigureAwait(false);
-            if (r.IsCompleted)
-            {
-                throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <param name="written">Runs (with <paramref name="state"/>) once the message is in the transport's buffer, before the peer can have seen it.</param>
+    private Task SendAsync(MessageBuilder message, Action<object?>? written = null, object? state = null) => _writer.WriteAsync(message, written, state);
 
     /// <summary>Sends Finish for a question; the id is freed once the Return has come too.</summary>
     private async Task SendFinishAsync(uint questionId, Question q)
