@@ -20,6 +20,9 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     /// <summary>A sender owns the output (writing or flushing); others queue.</summary>
     private bool _busy;
 
+    /// <summary>Messages queue even when no one owns the output, until <see cref="Uncork"/>.</summary>
+    private bool _corked;
+
     /// <summary>Complete was called: the output is completed as soon as no one owns it.</summary>
     private bool _completing;
     private bool _completed;
@@ -39,14 +42,46 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
             {
                 return Task.FromException(new RpcException(RpcErrorType.Disconnected, "the connection is closed"));
             }
-            if (_busy)
+            if (_busy || _corked)
             {
                 _queue.Add(new Pending(message, written, state));
-                return (_queueFlushed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                // Continuations run inline when the batch is flushed: only this library's own send paths
+                // await these tasks, and they only queue more messages or update tables.
+                return (_queueFlushed ??= new TaskCompletionSource()).Task;
             }
             _busy = true;
         }
         return WriteOwnAsync(message, written, state);
+    }
+
+    /// <summary>
+    /// Holds messages back (queued, not written) until <see cref="Uncork"/>, so that the replies to
+    /// the messages of one read go out with one flush. Only the read loop corks.
+    /// </summary>
+    public void Cork()
+    {
+        lock (_sync)
+        {
+            _corked = true;
+        }
+    }
+
+    /// <summary>Sends what was held back by <see cref="Cork"/>, unless a sender already owns the output (it will).</summary>
+    public void Uncork()
+    {
+        List<Pending> queue;
+        TaskCompletionSource flushed;
+        lock (_sync)
+        {
+            _corked = false;
+            if (_busy || _queue.Count == 0)
+            {
+                return;
+            }
+            _busy = true;
+            (queue, flushed) = TakeQueue();
+        }
+        _ = DrainAsync(queue, flushed);
     }
 
     /// <summary>Completes the output once the message being written, and those queued behind it, are out.</summary>
@@ -125,12 +160,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
         {
             if (_queue.Count > 0)
             {
-                List<Pending> queue = _queue;
-                _queue = _spare ?? [];
-                _spare = null; // the batch comes back as the spare once written
-                TaskCompletionSource flushed = _queueFlushed!;
-                _queueFlushed = null;
-                return (queue, flushed);
+                return TakeQueue();
             }
             if (_completing && !_completed)
             {
@@ -146,6 +176,17 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
             _ = output.CompleteAsync().AsTask();
         }
         return null;
+    }
+
+    /// <summary>The queue, for its new owner to write (under the lock).</summary>
+    private (List<Pending> Queue, TaskCompletionSource Flushed) TakeQueue()
+    {
+        List<Pending> queue = _queue;
+        _queue = _spare ?? [];
+        _spare = null; // the batch comes back as the spare once written
+        TaskCompletionSource flushed = _queueFlushed!;
+        _queueFlushed = null;
+        return (queue, flushed);
     }
 
     private void Write(MessageBuilder message, Action<object?>? written, object? state)

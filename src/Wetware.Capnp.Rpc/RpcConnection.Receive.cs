@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using P = Wetware.Capnp.Rpc.Protocol;
 
 namespace Wetware.Capnp.Rpc;
@@ -95,15 +97,7 @@ public sealed partial class RpcConnection
         RpcException reason = new(RpcErrorType.Disconnected, "the peer closed the connection");
         try
         {
-            while (true)
-            {
-                MessageReader? message = await Framing.ReadMessageAsync(_transport.Input, _options.Reader).ConfigureAwait(false);
-                if (message is null)
-                {
-                    break;
-                }
-                Handle(message);
-            }
+            await ReadMessagesAsync(_transport.Input).ConfigureAwait(false);
         }
         catch (ProtocolViolation e)
         {
@@ -131,6 +125,45 @@ public sealed partial class RpcConnection
         }
         Close(reason);
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Handles messages until the peer closes the stream. Every whole message of a read is handled
+    /// before the next read, with the writer corked, so the replies they cause (Returns, Finishes)
+    /// go out together, in one flush, once the read's messages are handled.
+    /// </summary>
+    private async Task ReadMessagesAsync(PipeReader input)
+    {
+        while (true)
+        {
+            ReadResult result = await input.ReadAsync().ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            _writer.Cork();
+            try
+            {
+                while (Framing.TryRead(ref buffer, _options.Reader, out MessageReader? message))
+                {
+                    Handle(message!);
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                _writer.Uncork();
+            }
+            if (result.IsCanceled)
+            {
+                throw new OperationCanceledException("the read was canceled");
+            }
+            if (result.IsCompleted)
+            {
+                if (buffer.Length == 0)
+                {
+                    return;
+                }
+                throw new CapnpFormatException($"stream ended inside a message ({buffer.Length} bytes of it received)");
+            }
+        }
     }
 
     /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
