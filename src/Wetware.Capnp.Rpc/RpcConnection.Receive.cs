@@ -353,15 +353,7 @@ public sealed partial class RpcConnection
                 if (!promised.HasOutcome)
                 {
                     // E-order: delivered in arrival order once the answer has its results.
-                    (promised.Pending ??= []).Add(() =>
-                    {
-                        CapabilityHook late;
-                        lock (_sync)
-                        {
-                            late = TargetIn(promised, path);
-                        }
-                        StartCall(id, answer, late, call, message);
-                    });
+                    (promised.Pending ??= []).Add(StartLater(id, answer, promised, path, call, message));
                     return true;
                 }
                 target = TargetIn(promised, path);
@@ -384,6 +376,17 @@ public sealed partial class RpcConnection
         StartCall(id, answer, target, call, message);
         return true;
     }
+
+    /// <summary>A call pipelined on an answer without an outcome yet, to start once it has one (a method of its own, so other calls allocate no closure).</summary>
+    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, MessageReader message) => () =>
+    {
+        CapabilityHook late;
+        lock (_sync)
+        {
+            late = TargetIn(promised, path);
+        }
+        StartCall(id, answer, late, call, message);
+    };
 
     private static int[] PathOf(P.PromisedAnswer.Reader pa)
     {
@@ -517,17 +520,19 @@ public sealed partial class RpcConnection
             target.Release();
             message.Dispose();
         }
-        await SendReturnAsync(id, answer, reply).ConfigureAwait(false);
+        // Not awaited: a call served synchronously then completes synchronously (no state machine on the heap).
+        _ = SendReturnAsync(id, answer, reply);
     }
 
-    private static List<uint> ExportIds(P.Payload.Builder payload)
+    /// <summary>The export ids a payload's cap table hands out, or null for none.</summary>
+    private static List<uint>? ExportIds(P.Payload.Builder payload)
     {
-        var ids = new List<uint>();
+        List<uint>? ids = null;
         foreach (P.CapDescriptor.Reader d in payload.AsReader().CapTable)
         {
             if (d.Which == P.CapDescriptor.Which.SenderHosted)
             {
-                ids.Add(d.SenderHosted);
+                (ids ??= []).Add(d.SenderHosted);
             }
         }
         return ids;
@@ -598,7 +603,7 @@ public sealed partial class RpcConnection
         Question? q;
         bool sendFinish;
         List<PipelinedCapability>? pipelines;
-        List<CapabilityHook> releasedParams = [];
+        List<CapabilityHook>? releasedParams = null;
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -614,7 +619,7 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        releasedParams.Add(h);
+                        (releasedParams ??= []).Add(h);
                     }
                 }
             }
@@ -634,7 +639,7 @@ public sealed partial class RpcConnection
             pipelines = q.Pipelines;
             q.Pipelines = null;
         }
-        foreach (CapabilityHook h in releasedParams)
+        foreach (CapabilityHook h in releasedParams ?? [])
         {
             h.Release();
         }
@@ -694,7 +699,7 @@ public sealed partial class RpcConnection
         uint id = f.QuestionId;
         Answer? answer;
         Answer? dropped = null;
-        List<CapabilityHook> released = [];
+        List<CapabilityHook>? released = null;
         lock (_sync)
         {
             if (!_answers.TryGetValue(id, out answer) || answer.Finished)
@@ -714,7 +719,7 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        released.Add(h);
+                        (released ??= []).Add(h);
                     }
                 }
                 answer.ExportedCaps = null;
@@ -728,7 +733,7 @@ public sealed partial class RpcConnection
         {
             answer.Cancel.Cancel();
         }
-        foreach (CapabilityHook h in released)
+        foreach (CapabilityHook h in released ?? [])
         {
             h.Release();
         }
@@ -790,6 +795,10 @@ public sealed partial class RpcConnection
     private CapabilityHook?[] ReadCapTable(P.Payload.Reader payload)
     {
         StructList<P.CapDescriptor.Reader> table = payload.CapTable;
+        if (table.Count == 0)
+        {
+            return [];
+        }
         var caps = new CapabilityHook?[table.Count];
         lock (_sync)
         {

@@ -142,12 +142,11 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
     }
 
-    private async Task<RpcResponse> AwaitAnswerAsync(Question q, uint id, CancellationToken cancellationToken)
+    private Task<RpcResponse> AwaitAnswerAsync(Question q, uint id, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? AwaitCancelableAnswerAsync(q, id, cancellationToken) : q.Result.Task;
+
+    private async Task<RpcResponse> AwaitCancelableAnswerAsync(Question q, uint id, CancellationToken cancellationToken)
     {
-        if (!cancellationToken.CanBeCanceled)
-        {
-            return await q.Result.Task.ConfigureAwait(false);
-        }
         using (cancellationToken.Register(() =>
         {
             // The caller stopped waiting: tell the callee (Finish) so it can cancel the work.
