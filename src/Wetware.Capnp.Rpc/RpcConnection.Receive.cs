@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using P = Wetware.Capnp.Rpc.Protocol;
 
 namespace Wetware.Capnp.Rpc;
@@ -101,15 +103,7 @@ public sealed partial class RpcConnection
         RpcException reason = new(RpcErrorType.Disconnected, "the peer closed the connection");
         try
         {
-            while (true)
-            {
-                MessageReader? message = await Framing.ReadMessageAsync(_transport.Input, _options.Reader).ConfigureAwait(false);
-                if (message is null)
-                {
-                    break;
-                }
-                Handle(message);
-            }
+            await ReadMessagesAsync(_transport.Input).ConfigureAwait(false);
         }
         catch (ProtocolViolation e)
         {
@@ -137,6 +131,45 @@ public sealed partial class RpcConnection
         }
         Close(reason);
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Handles messages until the peer closes the stream. Every whole message of a read is handled
+    /// before the next read, with the writer corked, so the replies they cause (Returns, Finishes)
+    /// go out together, in one flush, once the read's messages are handled.
+    /// </summary>
+    private async Task ReadMessagesAsync(PipeReader input)
+    {
+        while (true)
+        {
+            ReadResult result = await input.ReadAsync().ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            _writer.Cork();
+            try
+            {
+                while (Framing.TryRead(ref buffer, _options.Reader, out MessageReader? message))
+                {
+                    Handle(message!);
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                _writer.Uncork();
+            }
+            if (result.IsCanceled)
+            {
+                throw new OperationCanceledException("the read was canceled");
+            }
+            if (result.IsCompleted)
+            {
+                if (buffer.Length == 0)
+                {
+                    return;
+                }
+                throw new CapnpFormatException($"stream ended inside a message ({buffer.Length} bytes of it received)");
+            }
+        }
     }
 
     /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
@@ -395,15 +428,7 @@ public sealed partial class RpcConnection
                 if (!promised.HasOutcome)
                 {
                     // E-order: delivered in arrival order once the answer has its results.
-                    (promised.Pending ??= []).Add(() =>
-                    {
-                        CapabilityHook late;
-                        lock (_sync)
-                        {
-                            late = TargetIn(promised, path);
-                        }
-                        StartCall(id, answer, late, call, message);
-                    });
+                    (promised.Pending ??= []).Add(StartLater(id, answer, promised, path, call, message));
                     return true;
                 }
                 target = TargetIn(promised, path);
@@ -426,6 +451,17 @@ public sealed partial class RpcConnection
         StartCall(id, answer, target, call, message);
         return true;
     }
+
+    /// <summary>A call pipelined on an answer without an outcome yet, to start once it has one (a method of its own, so other calls allocate no closure).</summary>
+    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, MessageReader message) => () =>
+    {
+        CapabilityHook late;
+        lock (_sync)
+        {
+            late = TargetIn(promised, path);
+        }
+        StartCall(id, answer, late, call, message);
+    };
 
     private static int[] PathOf(P.PromisedAnswer.Reader pa)
     {
@@ -559,7 +595,8 @@ public sealed partial class RpcConnection
             target.Release();
             message.Dispose();
         }
-        await SendReturnAsync(id, answer, reply).ConfigureAwait(false);
+        // Not awaited: a call served synchronously then completes synchronously (no state machine on the heap).
+        _ = SendReturnAsync(id, answer, reply);
     }
 
     /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
@@ -576,14 +613,15 @@ public sealed partial class RpcConnection
         }
     }
 
-    private static List<uint> ExportIds(P.Payload.Builder payload)
+    /// <summary>The export ids a payload's cap table hands out, or null for none.</summary>
+    private static List<uint>? ExportIds(P.Payload.Builder payload)
     {
-        var ids = new List<uint>();
+        List<uint>? ids = null;
         foreach (P.CapDescriptor.Reader d in payload.AsReader().CapTable)
         {
             if (d.Which == P.CapDescriptor.Which.SenderHosted)
             {
-                ids.Add(d.SenderHosted);
+                (ids ??= []).Add(d.SenderHosted);
             }
         }
         return ids;
@@ -614,13 +652,7 @@ public sealed partial class RpcConnection
         try
         {
             // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
-            await SendAsync(elsewhere ?? reply, () =>
-            {
-                lock (_sync)
-                {
-                    answer.Returned = true;
-                }
-            }).ConfigureAwait(false);
+            await SendAsync(elsewhere ?? reply, _markReturned ??= MarkReturned, answer).ConfigureAwait(false);
         }
         catch (RpcException)
         {
@@ -646,6 +678,16 @@ public sealed partial class RpcConnection
         if (drop)
         {
             DropAnswer(answer);
+        }
+    }
+
+    private Action<object?>? _markReturned;
+
+    private void MarkReturned(object? answer)
+    {
+        lock (_sync)
+        {
+            ((Answer)answer!).Returned = true;
         }
     }
 
@@ -947,7 +989,7 @@ public sealed partial class RpcConnection
         uint id = f.QuestionId;
         Answer? answer;
         Answer? dropped = null;
-        List<CapabilityHook> released = [];
+        List<CapabilityHook>? released = null;
         lock (_sync)
         {
             if (!_answers.TryGetValue(id, out answer) || answer.Finished)
@@ -967,7 +1009,7 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        released.Add(h);
+                        (released ??= []).Add(h);
                     }
                 }
                 answer.ExportedCaps = null;
@@ -981,7 +1023,7 @@ public sealed partial class RpcConnection
         {
             answer.Cancel.Cancel();
         }
-        foreach (CapabilityHook h in released)
+        foreach (CapabilityHook h in released ?? [])
         {
             h.Release();
         }
@@ -1063,6 +1105,10 @@ public sealed partial class RpcConnection
     private CapabilityHook?[] ReadCapTable(P.Payload.Reader payload)
     {
         StructList<P.CapDescriptor.Reader> table = payload.CapTable;
+        if (table.Count == 0)
+        {
+            return [];
+        }
         var caps = new CapabilityHook?[table.Count];
         lock (_sync)
         {
@@ -1292,22 +1338,8 @@ public sealed partial class RpcConnection
         _bootstrap?.Release();
         // The read loop completes the input as it exits; the output is completed once no write is in progress.
         _transport.Input.CancelPendingRead();
-        _transport.Output.CancelPendingFlush();
-        _ = CompleteOutputAsync();
+        _writer.Complete();
         _done.TrySetResult();
-    }
-
-    private async Task CompleteOutputAsync()
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -28,7 +28,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly CapabilityHook? _bootstrap;
     private readonly RpcConnectionOptions _options;
     private readonly object _sync = new();
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly MessageWriter _writer;
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -43,6 +43,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
@@ -145,12 +146,11 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
     }
 
-    private async Task<RpcResponse> AwaitAnswerAsync(Question q, uint id, CancellationToken cancellationToken)
+    private Task<RpcResponse> AwaitAnswerAsync(Question q, uint id, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? AwaitCancelableAnswerAsync(q, id, cancellationToken) : q.Result.Task;
+
+    private async Task<RpcResponse> AwaitCancelableAnswerAsync(Question q, uint id, CancellationToken cancellationToken)
     {
-        if (!cancellationToken.CanBeCanceled)
-        {
-            return await q.Result.Task.ConfigureAwait(false);
-        }
         using (cancellationToken.Register(() =>
         {
             // The caller stopped waiting: tell the callee (Finish) so it can cancel the work.
@@ -324,26 +324,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     // ---- sending -----------------------------------------------------------------------
 
-    /// <param name="written">Runs once the message is in the transport's buffer, before the peer can have seen it.</param>
-    private async Task SendAsync(MessageBuilder message, Action? written = null)
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            ThrowIfClosed();
-            Framing.Write(_transport.Output, message);
-            written?.Invoke();
-            FlushResult r = await _transport.Output.FlushAsync().ConfigureAwait(false);
-            if (r.IsCompleted)
-            {
-                throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <param name="written">Runs (with <paramref name="state"/>) once the message is in the transport's buffer, before the peer can have seen it.</param>
+    private Task SendAsync(MessageBuilder message, Action<object?>? written = null, object? state = null) => _writer.WriteAsync(message, written, state);
 
     /// <summary>Sends Finish for a question; the id is freed once the Return has come too.</summary>
     private async Task SendFinishAsync(uint questionId, Question q)

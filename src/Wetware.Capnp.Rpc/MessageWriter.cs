@@ -1,0 +1,207 @@
+using System.IO.Pipelines;
+
+namespace Wetware.Capnp.Rpc;
+
+/// <summary>
+/// Writes a connection's framed messages to its transport in the order they are sent, batching:
+/// a message sent while another is being flushed waits in a queue, and everything queued goes out
+/// with the next single flush (one write for many pipelined calls or returns, instead of one each).
+/// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
+/// </summary>
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
+{
+    private readonly object _sync = new();
+    private List<Pending> _queue = [];
+    private List<Pending>? _spare = [];
+
+    /// <summary>Completes when the queued messages have been flushed (one for the whole queue).</summary>
+    private TaskCompletionSource? _queueFlushed;
+
+    /// <summary>A sender owns the output (writing or flushing); others queue.</summary>
+    private bool _busy;
+
+    /// <summary>Messages queue even when no one owns the output, until <see cref="Uncork"/>.</summary>
+    private bool _corked;
+
+    /// <summary>Complete was called: the output is completed as soon as no one owns it.</summary>
+    private bool _completing;
+    private bool _completed;
+
+    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State);
+
+    /// <summary>
+    /// Writes and flushes <paramref name="message"/>, which must stay alive until the task completes.
+    /// <paramref name="written"/> runs (with <paramref name="state"/>) once the message is in the
+    /// transport's buffer, before the peer can have seen it.
+    /// </summary>
+    public Task WriteAsync(MessageBuilder message, Action<object?>? written = null, object? state = null)
+    {
+        lock (_sync)
+        {
+            if (_completed)
+            {
+                return Task.FromException(new RpcException(RpcErrorType.Disconnected, "the connection is closed"));
+            }
+            if (_busy || _corked)
+            {
+                _queue.Add(new Pending(message, written, state));
+                // Continuations run inline when the batch is flushed: only this library's own send paths
+                // await these tasks, and they only queue more messages or update tables.
+                return (_queueFlushed ??= new TaskCompletionSource()).Task;
+            }
+            _busy = true;
+        }
+        return WriteOwnAsync(message, written, state);
+    }
+
+    /// <summary>
+    /// Holds messages back (queued, not written) until <see cref="Uncork"/>, so that the replies to
+    /// the messages of one read go out with one flush. Only the read loop corks.
+    /// </summary>
+    public void Cork()
+    {
+        lock (_sync)
+        {
+            _corked = true;
+        }
+    }
+
+    /// <summary>Sends what was held back by <see cref="Cork"/>, unless a sender already owns the output (it will).</summary>
+    public void Uncork()
+    {
+        List<Pending> queue;
+        TaskCompletionSource flushed;
+        lock (_sync)
+        {
+            _corked = false;
+            if (_busy || _queue.Count == 0)
+            {
+                return;
+            }
+            _busy = true;
+            (queue, flushed) = TakeQueue();
+        }
+        _ = DrainAsync(queue, flushed);
+    }
+
+    /// <summary>Completes the output once the message being written, and those queued behind it, are out.</summary>
+    public void Complete()
+    {
+        bool now;
+        lock (_sync)
+        {
+            _completing = true;
+            now = !_busy && !_completed;
+            if (now)
+            {
+                _busy = _completed = true;
+            }
+        }
+        output.CancelPendingFlush();
+        if (now)
+        {
+            _ = output.CompleteAsync().AsTask();
+        }
+    }
+
+    private async Task WriteOwnAsync(MessageBuilder message, Action<object?>? written, object? state)
+    {
+        try
+        {
+            Write(message, written, state);
+            await FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (NextBatch() is { } batch)
+            {
+                // Not awaited: our caller's message is out; the queue is flushed on its own.
+                _ = DrainAsync(batch.Queue, batch.Flushed);
+            }
+        }
+    }
+
+    /// <summary>Writes queued batches, one flush each, until the queue is empty.</summary>
+    private async Task DrainAsync(List<Pending> queue, TaskCompletionSource flushed)
+    {
+        while (true)
+        {
+            try
+            {
+                foreach (Pending p in queue)
+                {
+                    Write(p.Message, p.Written, p.State);
+                }
+                await FlushAsync().ConfigureAwait(false);
+                flushed.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                flushed.TrySetException(e);
+            }
+            queue.Clear();
+            lock (_sync)
+            {
+                _spare = queue;
+            }
+            if (NextBatch() is not { } next)
+            {
+                return;
+            }
+            (queue, flushed) = next;
+        }
+    }
+
+    /// <summary>Called by the owner when done: hands it the queue, or gives up the output (completing it if asked).</summary>
+    private (List<Pending> Queue, TaskCompletionSource Flushed)? NextBatch()
+    {
+        bool complete = false;
+        lock (_sync)
+        {
+            if (_queue.Count > 0)
+            {
+                return TakeQueue();
+            }
+            if (_completing && !_completed)
+            {
+                _completed = complete = true; // stays busy: nothing is written after completion
+            }
+            else
+            {
+                _busy = false;
+            }
+        }
+        if (complete)
+        {
+            _ = output.CompleteAsync().AsTask();
+        }
+        return null;
+    }
+
+    /// <summary>The queue, for its new owner to write (under the lock).</summary>
+    private (List<Pending> Queue, TaskCompletionSource Flushed) TakeQueue()
+    {
+        List<Pending> queue = _queue;
+        _queue = _spare ?? [];
+        _spare = null; // the batch comes back as the spare once written
+        TaskCompletionSource flushed = _queueFlushed!;
+        _queueFlushed = null;
+        return (queue, flushed);
+    }
+
+    private void Write(MessageBuilder message, Action<object?>? written, object? state)
+    {
+        throwIfClosed();
+        Framing.Write(output, message);
+        written?.Invoke(state);
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        FlushResult r = await output.FlushAsync().ConfigureAwait(false);
+        if (r.IsCompleted)
+        {
+            throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");
+        }
+    }
+}
