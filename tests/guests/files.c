@@ -36,6 +36,7 @@ static int cmd_cat(const char *path) {
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+  if (ferror(f)) printf("read=%s\n", errname(errno));
   fclose(f);
   return 0;
 }

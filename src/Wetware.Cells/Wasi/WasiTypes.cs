@@ -53,7 +53,6 @@ internal static class Rights
     public const ulong PathOpen = 1UL << 13;
     public const ulong FdReaddir = 1UL << 14;
     public const ulong PathFilestatGet = 1UL << 18;
-    public const ulong PathFilestatSetSize = 1UL << 19;
     public const ulong FdFilestatGet = 1UL << 21;
     public const ulong FdFilestatSetSize = 1UL << 22;
     public const ulong PollFdReadwrite = 1UL << 27;
@@ -65,7 +64,7 @@ internal static class Rights
     /// Rights that mean "I intend to change the file". wasi-libc's <c>open</c> asks for these exactly when
     /// the access mode includes writing, so their presence in <c>path_open</c> is how a write-mode open shows.
     /// </summary>
-    public const ulong WriteIntent = FdDatasync | FdWrite | FdAllocate | FdFilestatSetSize | PathFilestatSetSize;
+    public const ulong WriteIntent = FdDatasync | FdWrite | FdAllocate | FdFilestatSetSize;
 
     public const ulong ReadableFile = FdRead | FdSeek | FdTell | FdAdvise | FdFilestatGet | PollFdReadwrite;
     public const ulong ReadableDirectory = PathOpen | FdReaddir | PathFilestatGet | FdFilestatGet;
