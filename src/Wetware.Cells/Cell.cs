@@ -230,19 +230,23 @@ public sealed class Cell : IAsyncDisposable
         return new CellResult(CellResult.TrapExitCode, CellExitReason.Trapped, trap);
     }
 
-    /// <summary>The trap's message and its wasm backtrace, innermost frame first.</summary>
+    /// <summary>
+    /// The trap's message and its wasm backtrace, innermost frame first. Wasmtime's message carries the
+    /// backtrace already (at most 20 frames, with source lines under --wasm-debug); we add it when it does not.
+    /// </summary>
     private static string Describe(Exception e)
     {
-        var text = new StringBuilder(e.Message.TrimEnd());
+        string message = e.Message.TrimEnd();
         IReadOnlyList<TrapFrame>? frames = (e as WasmtimeException)?.Frames;
-        if (frames is { Count: > 0 } && !e.Message.Contains("wasm backtrace", StringComparison.Ordinal))
+        if (message.Contains("wasm backtrace", StringComparison.Ordinal) || frames is not { Count: > 0 })
         {
-            text.Append("\nwasm backtrace:");
-            for (int i = 0; i < frames.Count; i++)
-            {
-                TrapFrame f = frames[i];
-                text.Append($"\n  {i,2}: 0x{f.ModuleOffset:x} - {f.ModuleName ?? "<module>"}!{f.FunctionName ?? $"<func at 0x{f.FunctionOffset:x}>"}");
-            }
+            return message;
+        }
+        var text = new StringBuilder(message).Append("\nwasm backtrace:");
+        for (int i = 0; i < Math.Min(frames.Count, 20); i++)
+        {
+            TrapFrame f = frames[i];
+            text.Append($"\n  {i,4}: 0x{f.ModuleOffset:x} - {f.ModuleName ?? "<module>"}!{f.FunctionName ?? $"<func at 0x{f.FunctionOffset:x}>"}");
         }
         return text.ToString();
     }

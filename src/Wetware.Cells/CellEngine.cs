@@ -32,7 +32,7 @@ public sealed class CellEngineOptions
 /// and in a <see cref="ModuleCache"/>), and the epoch ticker that lets a kill stop a guest in a loop.
 /// Each guest gets its own store and its own thread. Disposing the engine kills what still runs.
 /// </summary>
-public sealed class CellEngine : IDisposable
+public sealed partial class CellEngine : IDisposable
 {
     /// <summary>How often the epoch advances while cells run: a kill lands within about one interval.</summary>
     internal static readonly TimeSpan EpochInterval = TimeSpan.FromMilliseconds(5);
@@ -40,6 +40,7 @@ public sealed class CellEngine : IDisposable
     private const int MemoryCacheEntries = 64;
     private const int CellThreadStackBytes = 4 * 1024 * 1024;
 
+    private static readonly object ConfigGate = new();
     private readonly Engine _engine;
     private readonly Linker _linker;
     private readonly EpochTicker _ticker;
@@ -58,8 +59,12 @@ public sealed class CellEngine : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _cache = options.Cache;
         _maxModuleBytes = options.MaxModuleBytes;
-        using (var config = new Config())
+        lock (ConfigGate)
         {
+            // Source lines in trap backtraces need Wasmtime's WASMTIME_BACKTRACE_DETAILS, which it reads from
+            // the native environment when a Config is made (the C API has no setter for it).
+            NativeEnvironment.Set("WASMTIME_BACKTRACE_DETAILS", options.WasmDebug ? "1" : "0");
+            using var config = new Config();
             config.WithEpochInterruption(true);
             config.WithDebugInfo(options.WasmDebug);
             _engine = new Engine(config);
@@ -221,5 +226,27 @@ public sealed class CellEngine : IDisposable
         {
             throw new CellStartException("the module does not export its memory as \"memory\"");
         }
+    }
+
+    /// <summary>
+    /// The process environment as native code sees it: on Unix, .NET's Environment.SetEnvironmentVariable
+    /// changes only a managed copy, while Wasmtime (Rust) reads the C library's.
+    /// </summary>
+    private static partial class NativeEnvironment
+    {
+        public static void Set(string name, string value)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+            else
+            {
+                _ = SetEnv(name, value, 1);
+            }
+        }
+
+        [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int SetEnv(string name, string value, int overwrite);
     }
 }
