@@ -275,30 +275,29 @@ internal sealed class GuestOutput(PipeWriter writer, bool partial)
                     }
                 }
                 writer.Advance(chunk);
-                written += chunk;
                 ValueTask<FlushResult> flush = writer.FlushAsync();
                 if (flush.IsCompleted)
                 {
                     if (flush.Result.IsCompleted)
                     {
+                        // The reader is gone: this chunk is not going anywhere.
                         _closed = true;
                         break;
                     }
+                    written += chunk;
                 }
                 else
                 {
+                    // The reader is behind. Fd 4 returns now (the next write or a poll waits for room);
+                    // stdout and stderr wait here, so the guest's write is all-or-error.
+                    written += chunk;
                     _pendingFlush = flush.AsTask();
-                    if (partial)
+                    if (!partial)
                     {
-                        break;
-                    }
-                    WaitForRoom(kill);
-                    if (_closed)
-                    {
-                        break;
+                        WaitForRoom(kill);
                     }
                 }
-                if (partial)
+                if (partial || _closed)
                 {
                     break;
                 }

@@ -24,10 +24,14 @@ internal sealed record GuestRun(CellResult Result, string Stdout, string Stderr)
         return values;
     }
 
-    /// <summary>Runs a guest to its end with stdout and stderr collected in memory and the given stdin text.</summary>
+    /// <summary>Runs a guest to its end with stdout and stderr collected in memory and, when given, the stdin text.</summary>
     public static async Task<GuestRun> RunAsync(CellEngine engine, string guest, CellOptions? options = null, string? stdin = null)
     {
         options ??= new CellOptions();
+        if (options.Stdout is not null || options.Stderr is not null)
+        {
+            throw new ArgumentException("GuestRun collects stdout and stderr itself; start the cell directly to give your own");
+        }
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
         PipeReader? input = options.Stdin;
