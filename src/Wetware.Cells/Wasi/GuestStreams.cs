@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace Wetware.Cells.Wasi;
 
@@ -48,6 +49,7 @@ internal static class Blocking
 internal sealed class GuestInput(PipeReader reader)
 {
     private Task<ReadResult>? _pending;
+    private Task? _handoff;
     private ReadResult _held;
     private bool _holding;
     private bool _eof;
@@ -65,7 +67,7 @@ internal sealed class GuestInput(PipeReader reader)
     public bool IsAtEnd => _eof || _failed;
 
     /// <summary>The read being waited for, when <see cref="IsReady"/> said false.</summary>
-    public Task? Pending => _pending;
+    public Task? Pending => _handoff ?? _pending;
 
     public Errno Read(GuestMemory memory, ReadOnlySpan<IoVec> iovs, CancellationToken kill, out uint count)
     {
@@ -81,7 +83,7 @@ internal sealed class GuestInput(PipeReader reader)
         }
         while (!Pump())
         {
-            Blocking.Wait(_pending!, kill);
+            Blocking.Wait(Pending!, kill);
         }
         if (_failed)
         {
@@ -112,7 +114,9 @@ internal sealed class GuestInput(PipeReader reader)
 
     /// <summary>
     /// Leaves the reader usable by its next owner (a restarted pid0 reads on where this one stopped): an
-    /// unconsumed result is given back, a pending read is canceled and given back.
+    /// unconsumed result is given back at once; a pending read is canceled and given back when it completes,
+    /// which happens on the reader's scheduler (maybe the thread pool), so the dying cell does not wait for
+    /// it: the next <see cref="GuestInput"/> on the same reader does, through <see cref="Handoffs"/>.
     /// </summary>
     public void Release()
     {
@@ -132,17 +136,33 @@ internal sealed class GuestInput(PipeReader reader)
             {
                 _pending = null;
                 reader.CancelPendingRead();
-                if (pending.Wait(TimeSpan.FromSeconds(1)) && pending.IsCompletedSuccessfully)
-                {
-                    reader.AdvanceTo(pending.Result.Buffer.Start);
-                }
+                Task givenBack = pending.ContinueWith(
+                    static (read, state) =>
+                    {
+                        if (read.IsCompletedSuccessfully)
+                        {
+                            try
+                            {
+                                ((PipeReader)state!).AdvanceTo(read.Result.Buffer.Start);
+                            }
+                            catch (InvalidOperationException)
+                            {
+                                // Completed by its owner meanwhile.
+                            }
+                        }
+                    },
+                    reader, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                Handoffs.AddOrUpdate(reader, givenBack);
             }
         }
-        catch (Exception)
+        catch (InvalidOperationException)
         {
             // The owner completed or broke the reader meanwhile: nothing left to give back.
         }
     }
+
+    /// <summary>Readers whose previous guest's last read is still being given back.</summary>
+    private static readonly ConditionalWeakTable<PipeReader, Task> Handoffs = new();
 
     /// <summary>Advances the read state machine without blocking; true when a read can answer now.</summary>
     private bool Pump()
@@ -156,6 +176,18 @@ internal sealed class GuestInput(PipeReader reader)
             ReadResult result;
             if (_pending is null)
             {
+                if (_handoff is null && Handoffs.TryGetValue(reader, out Task? handoff) && !handoff.IsCompleted)
+                {
+                    _handoff = handoff;
+                }
+                if (_handoff is not null)
+                {
+                    if (!_handoff.IsCompleted)
+                    {
+                        return false;
+                    }
+                    _handoff = null;
+                }
                 ValueTask<ReadResult> read;
                 try
                 {
@@ -327,23 +359,6 @@ internal sealed class GuestOutput(PipeWriter writer, bool partial)
         if (!pending.IsCompletedSuccessfully || pending.Result.IsCompleted)
         {
             _closed = true;
-        }
-    }
-
-    /// <summary>Waits (bounded) for the last flush, so output written before exit is not cut off.</summary>
-    public void Drain(TimeSpan timeout)
-    {
-        if (_pendingFlush is { } pending)
-        {
-            try
-            {
-                pending.Wait(timeout);
-            }
-            catch (Exception)
-            {
-                // Nobody reads it: nothing to drain.
-            }
-            _pendingFlush = null;
         }
     }
 }
