@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Each block is kept (chained through its first word) so the compiler cannot elide the allocations.
+static void *volatile keep;
+
 int main(void) {
   // 65535 pages: just under 4 GiB in one step.
   printf("grow=%d\n", (int)__builtin_wasm_memory_grow(0, 65535));
@@ -13,6 +16,8 @@ int main(void) {
   errno = 0;
   while ((p = malloc(1 << 20)) != NULL) {
     memset(p, 0xab, 1 << 20);
+    *(void **)p = keep;
+    keep = p;
     mib++;
   }
   printf("allocated=%zu MiB\n", mib);
