@@ -152,7 +152,6 @@ public sealed class Cell : IAsyncDisposable
         try
         {
             module = _engine.LoadModule(_wasm.Span);
-            CellEngine.CheckInterface(module);
         }
         catch (CellStartException e)
         {

@@ -49,7 +49,7 @@ public sealed partial class CellEngine : IDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Module> _modules = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Cell, byte> _running = new();
-    private int _disposed;
+    private bool _disposed;
 
     /// <param name="options">Engine-wide settings; null for the defaults.</param>
     /// <param name="logger">Receives traps (with backtraces), compilations and cache problems.</param>
@@ -100,24 +100,37 @@ public sealed partial class CellEngine : IDisposable
     /// </summary>
     /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not
     /// give (<c>unknown import: module.name</c>), lacks <c>_start</c> or <c>memory</c>, or cannot be instantiated.</exception>
-    public Task<Cell> StartAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    public async Task<Cell> StartAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
         if (wasm.Length > _maxModuleBytes)
         {
             throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
         }
         var cell = new Cell(this, wasm, options);
-        _running[cell] = 0;
+        lock (_running)
+        {
+            // Under the same lock as Dispose's snapshot: no cell starts on an engine being freed.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _running[cell] = 0;
+        }
         var thread = new Thread(cell.ThreadMain, CellThreadStackBytes)
         {
             IsBackground = true,
             Name = "cell " + options.Name,
         };
         thread.Start();
-        return cell.Started.WaitAsync(cancellationToken);
+        try
+        {
+            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Nobody will hold this cell: do not leave it running.
+            cell.Kill();
+            throw;
+        }
     }
 
     /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
@@ -133,15 +146,21 @@ public sealed partial class CellEngine : IDisposable
     /// <summary>Kills every cell still running, waits (bounded) for them, and frees the engine.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        Cell[] running;
+        lock (_running)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            running = [.. _running.Keys];
         }
-        foreach (Cell cell in _running.Keys)
+        foreach (Cell cell in running)
         {
             cell.Kill();
         }
-        Task.WaitAll([.. _running.Keys.Select(c => c.Ended)], TimeSpan.FromSeconds(5));
+        Task.WaitAll([.. running.Select(c => c.Ended)], TimeSpan.FromSeconds(5));
         _ticker.Dispose();
         if (_running.IsEmpty)
         {
@@ -162,6 +181,7 @@ public sealed partial class CellEngine : IDisposable
             return module;
         }
         module = FromDiskCache(hash) ?? Compile(wasm, hash);
+        CheckInterface(module);
         if (_modules.Count >= MemoryCacheEntries)
         {
             // A crude bound: forget everything; modules in use stay alive through their cells.
@@ -209,7 +229,7 @@ public sealed partial class CellEngine : IDisposable
     }
 
     /// <summary>guest-abi.md: imports only from wasi_snapshot_preview1, exports <c>_start</c> and <c>memory</c>.</summary>
-    internal static void CheckInterface(Module module)
+    private static void CheckInterface(Module module)
     {
         foreach (Import import in module.Imports)
         {

@@ -63,4 +63,39 @@ public sealed class ProgramTests(EngineFixture fixture) : IClassFixture<EngineFi
 
         Assert.Equal(new CellResult(0, CellExitReason.Exited), run.Result);
     }
+
+    [Theory]
+    [InlineData(false, "000")]
+    [InlineData(true, "111")]
+    public async Task StdioIsATerminalOnlyWhenSaidSo(bool terminal, string isatty)
+    {
+        GuestRun run = await GuestRun.RunAsync(_engine, "hello", new CellOptions
+        {
+            Env = new Dictionary<string, string> { ["SHOW_TTY"] = "1" },
+            Terminal = terminal,
+        });
+
+        Assert.Equal(isatty, run.Values()["isatty"]);
+    }
+
+    [Fact]
+    public async Task CancelingAStartKillsTheCellItWasStarting()
+    {
+        using var cts = new CancellationTokenSource();
+        Task<Cell> start = _engine.StartAsync(Guests.Bytes("spin"), new CellOptions { Args = ["spin"] }, cts.Token);
+        cts.Cancel();
+
+        try
+        {
+            Cell cell = await start;
+            // Started before the cancellation landed: it is ours to end.
+            cell.Kill();
+            Assert.Equal(137, (await cell.Completion).ExitCode);
+        }
+        catch (OperationCanceledException)
+        {
+            // Nothing to check from outside but that the engine still runs guests.
+        }
+        Assert.Equal(0, (await GuestRun.RunAsync(_engine, "hello")).ExitCode);
+    }
 }
