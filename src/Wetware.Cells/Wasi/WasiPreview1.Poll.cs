@@ -38,29 +38,8 @@ internal static partial class WasiPreview1
             switch (type)
             {
                 case EventType.Clock:
-                {
-                    uint clock = BinaryPrimitives.ReadUInt32LittleEndian(s[16..]);
-                    ulong timeout = BinaryPrimitives.ReadUInt64LittleEndian(s[24..]);
-                    bool absolute = (BinaryPrimitives.ReadUInt16LittleEndian(s[40..]) & 1) != 0;
-                    long deadline = 0;
-                    Errno error = Errno.Success;
-                    if (clock == 0)
-                    {
-                        // Realtime: an absolute time becomes a distance from now on the monotonic clock.
-                        long relative = absolute ? (long)Math.Min(timeout, long.MaxValue) - WasiContext.RealtimeNow() : (long)Math.Min(timeout, long.MaxValue);
-                        deadline = SaturatingAdd(now, Math.Max(0, relative));
-                    }
-                    else if (clock == 1)
-                    {
-                        deadline = absolute ? (long)Math.Min(timeout, long.MaxValue) : SaturatingAdd(now, (long)Math.Min(timeout, long.MaxValue));
-                    }
-                    else
-                    {
-                        error = Errno.Inval;
-                    }
-                    subs[i] = new Subscription(userData, type, -1, deadline, error);
+                    subs[i] = ClockSubscription(userData, s, now);
                     break;
-                }
                 case EventType.FdRead:
                 case EventType.FdWrite:
                     subs[i] = new Subscription(userData, type, (int)BinaryPrimitives.ReadUInt32LittleEndian(s[16..]), 0, Errno.Success);
@@ -120,6 +99,28 @@ internal static partial class WasiPreview1
                 throw new CellKilledException();
             }
         }
+    }
+
+    /// <summary>A clock subscription with its deadline on the monotonic clock (the one poll waits by).</summary>
+    private static Subscription ClockSubscription(ulong userData, ReadOnlySpan<byte> s, long now)
+    {
+        uint clock = BinaryPrimitives.ReadUInt32LittleEndian(s[16..]);
+        long timeout = (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(s[24..]), long.MaxValue);
+        bool absolute = (BinaryPrimitives.ReadUInt16LittleEndian(s[40..]) & 1) != 0;
+        long deadline;
+        switch (clock)
+        {
+            case 0:
+                // Realtime: an absolute time becomes a distance from now.
+                deadline = SaturatingAdd(now, Math.Max(0, absolute ? timeout - WasiContext.RealtimeNow() : timeout));
+                break;
+            case 1:
+                deadline = absolute ? timeout : SaturatingAdd(now, timeout);
+                break;
+            default:
+                return new Subscription(userData, EventType.Clock, -1, 0, Errno.Inval);
+        }
+        return new Subscription(userData, EventType.Clock, -1, deadline, Errno.Success);
     }
 
     /// <summary>Whether one subscription has an event now; if not, what to wait on for it.</summary>
