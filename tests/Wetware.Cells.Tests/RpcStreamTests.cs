@@ -101,4 +101,32 @@ public sealed class RpcStreamTests(EngineFixture fixture) : IClassFixture<Engine
         // The guest's end is closed once it is gone: the waiting write ends instead of hanging.
         Assert.True((await flush.AsTask().WaitAsync(TimeSpan.FromSeconds(30))).IsCompleted);
     }
+
+    [Fact]
+    public async Task WhatAKilledGuestWroteToFd4IsStillReadThenEndOfFile()
+    {
+        await using Cell cell = await StartEcho(1000);
+
+        // The host writes 4 MiB and reads nothing: the guest's echo fills its outgoing buffer and waits.
+        Task writing = Task.Run(async () =>
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                FlushResult r = await cell.Rpc.Output.WriteAsync(new byte[64 * 1024]);
+                if (r.IsCompleted)
+                {
+                    break;
+                }
+            }
+        });
+        await Task.Delay(200);
+        Assert.False(cell.Completion.IsCompleted);
+        cell.Kill();
+        Assert.Equal(137, (await cell.Completion.WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
+
+        byte[] echoed = await PipeText.ReadToEndAsync(cell.Rpc.Input).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.InRange(echoed.Length, 1 << 20, 4 << 20);
+        Assert.Equal(-1, echoed.AsSpan().IndexOfAnyExcept((byte)0));
+        await writing.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }
