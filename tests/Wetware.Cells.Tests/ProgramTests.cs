@@ -98,4 +98,21 @@ public sealed class ProgramTests(EngineFixture fixture) : IClassFixture<EngineFi
         }
         Assert.Equal(0, (await GuestRun.RunAsync(_engine, "hello")).ExitCode);
     }
+
+    [Fact]
+    public async Task ClocksSleepsRandomnessAndYield()
+    {
+        GuestRun run = await GuestRun.RunAsync(_engine, "clocks");
+
+        Assert.Equal(0, run.ExitCode);
+        Dictionary<string, string> v = run.Values();
+        Assert.InRange(long.Parse(v["realtime"]), DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+        Assert.InRange(long.Parse(v["monotonic-res-ns"]), 1, 1_000_000);
+        // Sleeps never end early (upper bounds would only measure this machine's load).
+        Assert.True(long.Parse(v["relative-sleep-ms"]) >= 20, v["relative-sleep-ms"]);
+        Assert.True(long.Parse(v["absolute-sleep-ms"]) >= 29, v["absolute-sleep-ms"]);
+        Assert.Equal(32, v["random"].Length);
+        Assert.NotEqual(v["random"], v["random2"]);
+        Assert.Equal("0", v["sched_yield"]);
+    }
 }

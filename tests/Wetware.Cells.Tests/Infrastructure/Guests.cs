@@ -12,8 +12,8 @@ internal static class Guests
 
     public static string Directory => Built.Value;
 
-    /// <summary>A fresh module cache directory for this test run (never the user's ~/.cache).</summary>
-    public static string CacheDirectory { get; } = Path.Combine(Path.GetTempPath(), "ww-cells-tests-" + Environment.ProcessId, "cache");
+    /// <summary>The tests' module cache, beside the built guests (never the user's ~/.cache).</summary>
+    public static string CacheDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "module-cache");
 
     public static byte[] Bytes(string name) => File.ReadAllBytes(Path.Combine(Directory, name + ".wasm"));
 
