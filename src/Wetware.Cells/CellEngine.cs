@@ -17,7 +17,10 @@ public sealed class CellEngineOptions
     /// <summary>The default cap on a module's size (shared/spec/README.md).</summary>
     public const long DefaultMaxModuleBytes = 32L * 1024 * 1024;
 
-    /// <summary>Keep DWARF (wasm debug info) so traps show source lines (<c>ww run --wasm-debug</c>).</summary>
+    /// <summary>
+    /// Keep DWARF (wasm debug info) so traps show source lines (<c>ww run --wasm-debug</c>). Wasmtime takes this
+    /// from the process environment (WASMTIME_BACKTRACE_DETAILS), which each new engine therefore sets.
+    /// </summary>
     public bool WasmDebug { get; init; }
 
     /// <summary>Where compiled modules are kept between runs. Null: compile once per engine, keep nothing on disk.</summary>
@@ -96,7 +99,8 @@ public sealed partial class CellEngine : IDisposable
 
     /// <summary>
     /// Starts a guest on its own thread and returns once it runs (its <c>_start</c> is called). Compiling,
-    /// or loading the compiled module from the cache, happens first on that thread.
+    /// or loading the compiled module from the cache, happens first on that thread; <paramref name="wasm"/>
+    /// must stay unchanged until this returns.
     /// </summary>
     /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not
     /// give (<c>unknown import: module.name</c>), lacks <c>_start</c> or <c>memory</c>, or cannot be instantiated.</exception>
@@ -106,6 +110,7 @@ public sealed partial class CellEngine : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         if (wasm.Length > _maxModuleBytes)
         {
+            Log.LimitReached(_logger, "module size", _maxModuleBytes, wasm.Length);
             throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
         }
         var cell = new Cell(this, wasm, options);

@@ -7,6 +7,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Error, Message = "cell {Cell} trapped (exit code 134): {Trap}")]
     public static partial void Trapped(ILogger logger, string cell, string trap);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "limit reached: {Limit} is {Value}, above {Maximum}")]
+    public static partial void LimitReached(ILogger logger, string limit, long maximum, long value);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "cell {Cell} ended: exit code {ExitCode} ({Reason})")]
     public static partial void Ended(ILogger logger, string cell, int exitCode, CellExitReason reason);
 

@@ -38,6 +38,7 @@ public sealed class LimitTests(EngineFixture fixture) : IClassFixture<EngineFixt
         CellStartException e = await Assert.ThrowsAsync<CellStartException>(() => fixture.Engine.StartAsync(huge, new CellOptions()));
 
         Assert.Contains("above the limit", e.Message);
+        Assert.Contains(fixture.Logger.Entries, l => l.Message.StartsWith("limit reached: module size", StringComparison.Ordinal));
     }
 
     [Fact]
