@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Wetware.Host;
 
 namespace Wetware.Cli;
 
 /// <summary><c>ww run [OPTIONS] [LAYER...]</c> (shared/spec/cli.md).</summary>
 internal static partial class RunCommand
 {
-    public static Command Build(TextWriter stdout, TextWriter stderr)
+    public static Command Build(WwIo io, TextWriter stderr, CancellationToken stop)
     {
         var layers = new Argument<string[]>("LAYER")
         {
@@ -40,11 +42,66 @@ internal static partial class RunCommand
         {
             layers, port, identity, stem, rpcUrl, wsUrl, depth, ipfsUrl, memoryLimit, wasmDebug,
         };
-        cmd.SetAction(parse =>
+        cmd.SetAction(async (parse, _) =>
         {
-            // Cells (Wasmtime guests) land with issue 5; until then say what is missing.
-            stderr.WriteLine("error: ww run cannot boot a guest yet: the cell runtime (Wasmtime guests, issue 5) is not built in this version");
-            return WwCli.HostFailure;
+            ILoggerFactory logs;
+            try
+            {
+                logs = WwLogging.Create(io.GetEnvironmentVariable("WW_LOG"), stderr);
+            }
+            catch (FormatException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                stderr.WriteLine("see 'ww run --help'");
+                return WwCli.UsageError;
+            }
+            using (logs)
+            {
+                ILogger log = logs.CreateLogger("ww.run");
+                // Features of later issues: say so when asked for, rather than ignore the option.
+                if (parse.GetValue(stem) is not null)
+                {
+                    stderr.WriteLine("error: --stem (epochs from the Atom contract) is not available in this version of ww yet");
+                    return WwCli.HostFailure;
+                }
+                foreach (Option later in new Option[] { port, rpcUrl, wsUrl, depth, ipfsUrl })
+                {
+                    if (parse.GetResult(later) is { Implicit: false })
+                    {
+                        log.LogWarning("{Option} is accepted but not used by this version of ww yet (its feature comes with a later release)", later.Name);
+                    }
+                }
+                if (parse.GetValue(identity) is not null || io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 })
+                {
+                    log.LogWarning("--identity/WW_IDENTITY: node identities are not used by this version of ww yet (no libp2p node)");
+                }
+                var options = new HostOptions
+                {
+                    Layers = parse.GetValue(layers) ?? [],
+                    StdImage = io.StdImage,
+                    CacheDirectory = io.CacheDirectory,
+                    MemoryLimitMiB = parse.GetValue(memoryLimit),
+                    WasmDebug = parse.GetValue(wasmDebug),
+                    Stdin = io.Stdin,
+                    Stdout = io.Stdout,
+                    Stderr = io.Stderr,
+                    Terminal = io.StdinIsTerminal,
+                };
+                try
+                {
+                    return await Pid0.RunAsync(options, logs.CreateLogger("ww.pid0"), stop);
+                }
+                catch (HostException e) when (stop.IsCancellationRequested)
+                {
+                    stderr.WriteLine($"error: {e.Message}");
+                    return WwCli.Interrupted;
+                }
+                catch (HostException e)
+                {
+                    stderr.WriteLine($"error: {e.Message}");
+                    return WwCli.HostFailure;
+                }
+            }
         });
         return cmd;
     }

@@ -4,6 +4,28 @@ using System.Reflection;
 
 namespace Wetware.Cli;
 
+/// <summary>The process's standard streams and environment, as <c>ww</c> sees them (tests pass their own).</summary>
+public sealed record WwIo(Stream Stdin, Stream Stdout, Stream Stderr)
+{
+    /// <summary>stdin is a terminal (pid0 then gets WW_TTY=1).</summary>
+    public bool StdinIsTerminal { get; init; }
+
+    /// <summary>Reads an environment variable.</summary>
+    public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
+
+    /// <summary>The directory of the bundled standard image (<c>@std</c>).</summary>
+    public string? StdImage { get; init; } = Path.Join(AppContext.BaseDirectory, "std");
+
+    /// <summary>Where compiled modules are cached; null: the user's cache directory.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>The real process's streams.</summary>
+    public static WwIo Console() => new(System.Console.OpenStandardInput(), System.Console.OpenStandardOutput(), System.Console.OpenStandardError())
+    {
+        StdinIsTerminal = !System.Console.IsInputRedirected,
+    };
+}
+
 /// <summary>The <c>ww</c> command tree (see shared/spec/cli.md).</summary>
 public static class WwCli
 {
@@ -13,15 +35,32 @@ public static class WwCli
     /// <summary>Exit code for a host failure.</summary>
     public const int HostFailure = 1;
 
+    /// <summary>Exit code when interrupted before pid0 started.</summary>
+    public const int Interrupted = 130;
+
     public static string Version =>
         typeof(WwCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? "0.0.0";
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs <c>ww</c> with the given standard streams; <paramref name="stop"/> is SIGINT/SIGTERM.</summary>
+    public static async Task<int> RunAsync(string[] args, WwIo io, CancellationToken stop = default)
     {
-        var root = Build(stdout, stderr);
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
-        ParseResult parse = root.Parse(args);
+        var stdout = new StreamWriter(io.Stdout, new System.Text.UTF8Encoding(false), 4096, leaveOpen: true) { AutoFlush = true };
+        var stderr = new StreamWriter(io.Stderr, new System.Text.UTF8Encoding(false), 4096, leaveOpen: true) { AutoFlush = true };
+        await using (stdout.ConfigureAwait(false))
+        await using (stderr.ConfigureAwait(false))
+        {
+            return await RunAsync(args, io, stdout, stderr, stop).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> RunAsync(string[] args, WwIo io, TextWriter stdout, TextWriter stderr, CancellationToken stop)
+    {
+        var root = Build(io, stdout, stderr, stop);
+        // Signals are ours (Program.cs): pid0 gets a 5 s grace period, not System.CommandLine's.
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
+        // No response files: "@std" is a layer, not a file of arguments.
+        ParseResult parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             // cli.md: one line naming the problem, then the hint, exit 2.
@@ -56,12 +95,12 @@ public static class WwCli
         return string.Join(' ', names);
     }
 
-    private static RootCommand Build(TextWriter stdout, TextWriter stderr)
+    private static RootCommand Build(WwIo io, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
         var root = new RootCommand(
             "Wetware: a decentralized operating system for autonomous agents. " +
             "Agents are WebAssembly programs that run in sandboxed cells and act only through the Cap'n Proto capabilities they are handed.");
-        root.Subcommands.Add(RunCommand.Build(stdout, stderr));
+        root.Subcommands.Add(RunCommand.Build(io, stderr, stop));
         // The built-in --version reads the entry assembly; ours names this tool's own version.
         VersionOption version = root.Options.OfType<VersionOption>().Single();
         version.Action = new PrintVersion(stdout);

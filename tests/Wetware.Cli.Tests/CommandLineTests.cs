@@ -6,10 +6,10 @@ public class CommandLineTests
 {
     private static async Task<(int Code, string Out, string Err)> Ww(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await WwCli.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
+        var stdout = new MemoryStream();
+        var stderr = new MemoryStream();
+        int code = await WwCli.RunAsync(args, new WwIo(Stream.Null, stdout, stderr) { GetEnvironmentVariable = _ => null });
+        return (code, System.Text.Encoding.UTF8.GetString(stdout.ToArray()), System.Text.Encoding.UTF8.GetString(stderr.ToArray()));
     }
 
     [Fact]
@@ -69,11 +69,11 @@ public class CommandLineTests
     }
 
     [Fact]
-    public async Task RunSaysWhatIsMissingAndFailsAsAHostFailure()
+    public async Task ABadWwLogIsAUsageError()
     {
-        var (code, _, err) = await Ww("run", "--port", "0");
-        Assert.Equal(1, code);
-        Assert.StartsWith("error: ", err);
-        Assert.Contains("cell runtime", err);
+        var stderr = new MemoryStream();
+        int code = await WwCli.RunAsync(["run"], new WwIo(Stream.Null, Stream.Null, stderr) { GetEnvironmentVariable = n => n == "WW_LOG" ? "loud" : null });
+        Assert.Equal(2, code);
+        Assert.Contains("WW_LOG='loud'", System.Text.Encoding.UTF8.GetString(stderr.ToArray()));
     }
 }

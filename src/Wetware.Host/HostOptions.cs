@@ -1,0 +1,37 @@
+namespace Wetware.Host;
+
+/// <summary>What <see cref="Pid0"/> needs: the layers, the limits, and the host's standard streams.</summary>
+public sealed record HostOptions
+{
+    /// <summary>The LAYER arguments, lowest first (shared/spec/cli.md). Empty: the bundled standard image.</summary>
+    public IReadOnlyList<string> Layers { get; init; } = [];
+
+    /// <summary>The directory of the bundled standard image (<c>@std</c>), or null if this build has none.</summary>
+    public string? StdImage { get; init; }
+
+    /// <summary>pid0's linear memory cap, in MiB.</summary>
+    public int MemoryLimitMiB { get; init; } = 512;
+
+    /// <summary>Where compiled modules are cached; null: the user's cache (<c>$XDG_CACHE_HOME/ww</c> or <c>~/.cache/ww</c>).</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Keep DWARF so guest backtraces show source lines.</summary>
+    public bool WasmDebug { get; init; }
+
+    /// <summary>The host's stdin, relayed to pid0.</summary>
+    public Stream Stdin { get; init; } = Stream.Null;
+
+    /// <summary>The host's stdout and stderr, which pid0 writes to.</summary>
+    public Stream Stdout { get; init; } = Stream.Null;
+
+    public Stream Stderr { get; init; } = Stream.Null;
+
+    /// <summary>The host's stdin is a terminal: pid0 gets <c>WW_TTY=1</c> and sees terminals on fds 0 to 2.</summary>
+    public bool Terminal { get; init; }
+
+    /// <summary>How long pid0 has to exit after its stdin is closed on a stop request before it is killed.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>A failure of the host (not of the guest): the message is what <c>ww</c> prints after <c>error: </c>.</summary>
+public sealed class HostException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,195 @@
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Wetware.Cells;
+using Wetware.Images;
+
+namespace Wetware.Host;
+
+/// <summary>
+/// Runs an image's <c>boot/main.wasm</c> as pid0 (shared/spec/cli.md, <c>ww run</c>): merges the layers,
+/// starts the cell with the host's standard streams relayed through pipes, and on a stop request
+/// closes pid0's stdin, gives it <see cref="HostOptions.StopGrace"/> to exit, then kills it.
+/// </summary>
+public static class Pid0
+{
+    /// <summary>The guest module size limit (shared/spec/README.md, Limits).</summary>
+    public const long MaxModuleBytes = 32L * 1024 * 1024;
+
+    public const string BootPath = "/boot/main.wasm";
+
+    /// <summary>Runs pid0 to its end and returns its exit code. Host failures raise <see cref="HostException"/>.</summary>
+    /// <param name="stop">Canceled on SIGINT/SIGTERM: close stdin, wait the grace period, kill.</param>
+    public static async Task<int> RunAsync(HostOptions options, ILogger logger, CancellationToken stop = default)
+    {
+        IReadOnlyList<string> layers = options.Layers.Count == 0 ? ["@std"] : options.Layers;
+        MergedImage image;
+        try
+        {
+            image = await ImageLayers.MergeAsync(layers, new ImageOptions { StdImage = options.StdImage }, stop).ConfigureAwait(false);
+        }
+        catch (ImageException e)
+        {
+            throw new HostException(e.Message, e);
+        }
+        logger.LogDebug("merged {Count} paths from {Layers}", image.Count, string.Join(", ", layers));
+        byte[] wasm = ReadBoot(image, layers);
+
+        using var engine = new CellEngine(new CellEngineOptions
+        {
+            WasmDebug = options.WasmDebug,
+            Cache = new ModuleCache(options.CacheDirectory ?? ModuleCache.DefaultDirectory),
+        }, logger);
+        var stdin = new Pipe();
+        var stdout = new Pipe();
+        var stderr = new Pipe();
+        using var stdinDone = new CancellationTokenSource();
+        Task stdinPump = PumpInAsync(options.Stdin, stdin.Writer, stdinDone.Token);
+        Task stdoutPump = PumpOutAsync(stdout.Reader, options.Stdout);
+        Task stderrPump = PumpOutAsync(stderr.Reader, options.Stderr);
+
+        var env = new Dictionary<string, string> { ["PATH"] = "/bin" };
+        if (options.Terminal)
+        {
+            env["WW_TTY"] = "1";
+        }
+        Cell cell;
+        try
+        {
+            cell = await engine.StartAsync(wasm, new CellOptions
+            {
+                Name = "pid0",
+                Args = [BootPath],
+                Env = env,
+                Stdin = stdin.Reader,
+                Stdout = stdout.Writer,
+                Stderr = stderr.Writer,
+                Terminal = options.Terminal,
+                Image = new MergedImageFileSystem(image),
+                MemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
+            }, stop).ConfigureAwait(false);
+        }
+        catch (CellStartException e)
+        {
+            throw new HostException($"{BootPath} cannot start: {e.Message}", e);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new HostException("interrupted before pid0 started");
+        }
+
+        CellResult result;
+        await using (cell.ConfigureAwait(false))
+        {
+            // Until the Membrane is served on fd 4 (the capabilities issue), pid0 reads end of file there
+            // and its writes there fail (EPIPE) instead of filling a buffer nobody reads.
+            await cell.Rpc.Output.CompleteAsync().ConfigureAwait(false);
+            await cell.Rpc.Input.CompleteAsync().ConfigureAwait(false);
+
+            var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (stop.Register(() => stopRequested.TrySetResult()))
+            {
+                if (await Task.WhenAny(cell.Completion, stopRequested.Task).ConfigureAwait(false) != cell.Completion)
+                {
+                    logger.LogInformation("stopping pid0: its stdin is closed, it has {Grace} s to exit", options.StopGrace.TotalSeconds);
+                    stdinDone.Cancel();
+                    await stdin.Writer.CompleteAsync().ConfigureAwait(false);
+                    if (await Task.WhenAny(cell.Completion, Task.Delay(options.StopGrace, CancellationToken.None)).ConfigureAwait(false) != cell.Completion)
+                    {
+                        logger.LogWarning("pid0 did not exit within {Grace} s: killing it", options.StopGrace.TotalSeconds);
+                        cell.Kill();
+                    }
+                }
+            }
+            result = await cell.Completion.ConfigureAwait(false);
+        }
+        stdinDone.Cancel();
+        await stdout.Writer.CompleteAsync().ConfigureAwait(false);
+        await stderr.Writer.CompleteAsync().ConfigureAwait(false);
+        await Task.WhenAll(stdoutPump, stderrPump).ConfigureAwait(false);
+        _ = stdinPump; // a blocked read of the host's stdin is abandoned, not awaited
+        return result.ExitCode;
+    }
+
+    private static byte[] ReadBoot(MergedImage image, IReadOnlyList<string> layers)
+    {
+        if (!image.TryGet(BootPath, out Images.ImageEntry boot) || boot.IsDirectory)
+        {
+            throw new HostException($"no boot/main.wasm in the merged image (layers: {string.Join(", ", layers)})");
+        }
+        if (boot.Length > MaxModuleBytes)
+        {
+            throw new HostException($"{BootPath} (from layer '{boot.Layer}') is {boot.Length} bytes, over the {MaxModuleBytes / (1024 * 1024)} MiB module limit");
+        }
+        try
+        {
+            using Stream s = image.OpenRead(BootPath);
+            var bytes = new byte[boot.Length];
+            s.ReadExactly(bytes);
+            if (s.ReadByte() != -1)
+            {
+                throw new HostException($"{BootPath} (from layer '{boot.Layer}') changed while it was read");
+            }
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageException)
+        {
+            throw new HostException($"cannot read {BootPath} from layer '{boot.Layer}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>Relays the host's stdin to pid0 until end of file or until stopped.</summary>
+    private static async Task PumpInAsync(Stream from, PipeWriter to, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Memory<byte> buffer = to.GetMemory(16 * 1024);
+                int n = await from.ReadAsync(buffer, stop).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                to.Advance(n);
+                FlushResult r = await to.FlushAsync(stop).ConfigureAwait(false);
+                if (r.IsCompleted)
+                {
+                    return;
+                }
+            }
+            await to.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Stopped, or the pipe was completed by the stop path.
+        }
+    }
+
+    /// <summary>Relays what pid0 writes to a host stream, chunk by chunk, until pid0 is done.</summary>
+    private static async Task PumpOutAsync(PipeReader from, Stream to)
+    {
+        try
+        {
+            while (true)
+            {
+                ReadResult r = await from.ReadAsync().ConfigureAwait(false);
+                foreach (ReadOnlyMemory<byte> chunk in r.Buffer)
+                {
+                    await to.WriteAsync(chunk).ConfigureAwait(false);
+                }
+                await to.FlushAsync().ConfigureAwait(false);
+                from.AdvanceTo(r.Buffer.End);
+                if (r.IsCompleted)
+                {
+                    break;
+                }
+            }
+            await from.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            // The host's stream is gone (a closed pipe): pid0's next writes see EPIPE.
+            await from.CompleteAsync(e).ConfigureAwait(false);
+        }
+    }
+}

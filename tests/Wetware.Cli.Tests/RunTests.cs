@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Text;
+using Wetware.Cli;
+
+namespace Wetware.Cli.Tests;
+
+/// <summary>The C guests of tests/guests and the bundled image of guest/, built once per run.</summary>
+public sealed class BuiltGuests
+{
+    public BuiltGuests()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
+        }
+        Tests = Path.Combine(AppContext.BaseDirectory, "guests");
+        Run("tests/guests/build.sh", root, Tests);
+        string built = Path.Combine(AppContext.BaseDirectory, "guest-build");
+        Run("guest/build.sh", root, built);
+        Std = Path.Combine(built, "std");
+        Cache = Path.Combine(AppContext.BaseDirectory, "module-cache");
+    }
+
+    public string Tests { get; }
+
+    public string Std { get; }
+
+    public string Cache { get; }
+
+    private static void Run(string script, string root, string output)
+    {
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, script), output]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{script} failed (needs clang-14 and wasi-libc: scripts/install-deps.sh): {err.Result}");
+        }
+    }
+}
+
+public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, IDisposable
+{
+    private readonly string _scratch = Directory.CreateTempSubdirectory("ww-run-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    /// <summary>A layer directory holding <paramref name="guest"/> as boot/main.wasm, plus extra files.</summary>
+    private string Image(string name, string? guest, params (string Path, string Content)[] files)
+    {
+        string dir = Path.Combine(_scratch, name);
+        Directory.CreateDirectory(dir);
+        if (guest is not null)
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "boot"));
+            File.Copy(Path.Combine(guests.Tests, guest + ".wasm"), Path.Combine(dir, "boot", "main.wasm"));
+        }
+        foreach (var (path, content) in files)
+        {
+            string full = Path.Combine(dir, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, content);
+        }
+        return dir;
+    }
+
+    private async Task<(int Code, string Out, string Err)> Ww(string stdin, bool terminal, CancellationToken stop, params string[] args)
+    {
+        var output = new MemoryStream();
+        var error = new MemoryStream();
+        var io = new WwIo(new MemoryStream(Encoding.UTF8.GetBytes(stdin)), output, error)
+        {
+            StdinIsTerminal = terminal,
+            StdImage = guests.Std,
+            CacheDirectory = guests.Cache,
+            GetEnvironmentVariable = _ => null,
+        };
+        int code = await WwCli.RunAsync(args, io, stop).WaitAsync(TimeSpan.FromSeconds(60));
+        return (code, Encoding.UTF8.GetString(output.ToArray()), Encoding.UTF8.GetString(error.ToArray()));
+    }
+
+    private Task<(int Code, string Out, string Err)> Ww(params string[] args) => Ww("", false, CancellationToken.None, args);
+
+    [Fact]
+    public async Task Pid0RunsWithItsArgvEnvironmentAndExitCode()
+    {
+        string image = Image("a", "hello");
+        var (code, output, error) = await Ww("run", image);
+        Assert.Equal(0, code);
+        Assert.Contains("argv[0]=/boot/main.wasm", output);
+        Assert.Contains("env PATH=/bin", output);
+        Assert.DoesNotContain("WW_TTY", output);
+        Assert.Contains("hello on stderr", error);
+    }
+
+    [Fact]
+    public async Task ATerminalStdinSetsWwTty()
+    {
+        var (code, output, _) = await Ww("", true, CancellationToken.None, "run", Image("a", "hello"));
+        Assert.Equal(0, code);
+        Assert.Contains("env WW_TTY=1", output);
+    }
+
+    [Fact]
+    public async Task TheHostsStdinReachesPid0()
+    {
+        var (code, output, _) = await Ww("line one\nline two\n", false, CancellationToken.None, "run", Image("a", "cat"));
+        Assert.Equal(0, code);
+        Assert.Equal("line one\nline two\n", output);
+    }
+
+    [Fact]
+    public async Task WithNoLayerTheBundledImageBoots()
+    {
+        var (code, output, _) = await Ww("run");
+        Assert.Equal(0, code);
+        Assert.Contains("Wetware pid0", output);
+        Assert.Contains("/boot/main.wasm", output);
+    }
+
+    [Fact]
+    public async Task LayersMergeAndPid0SeesTheMergedImage()
+    {
+        // @std's kernel lists the image: our layer's files appear beside its own.
+        string extra = Image("extra", null, ("bin/tool", "x"), ("etc/motd", "hi"));
+        var (code, output, _) = await Ww("run", "@std", extra);
+        Assert.Equal(0, code);
+        Assert.Contains("/bin/tool", output);
+        Assert.Contains("/etc/motd", output);
+        Assert.Contains("/boot/main.wasm", output);
+    }
+
+    [Fact]
+    public async Task AnImageWithoutBootMainWasmIsAnErrorListingTheLayers()
+    {
+        string a = Image("a", null, ("bin/x", "x"));
+        var (code, _, error) = await Ww("run", a);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: no boot/main.wasm in the merged image (layers: {a})", error.Trim());
+    }
+
+    [Fact]
+    public async Task MergeConflictsAndMissingLayersAreHostFailures()
+    {
+        string a = Image("a", "hello", ("lib", "file"));
+        string b = Image("b", null, ("lib/x.so", "dir"));
+        var (code, _, error) = await Ww("run", a, b);
+        Assert.Equal(1, code);
+        Assert.Contains($"'{a}'", error);
+        Assert.Contains($"'{b}'", error);
+
+        (code, _, error) = await Ww("run", Path.Combine(_scratch, "missing"));
+        Assert.Equal(1, code);
+        Assert.Contains("does not exist", error);
+    }
+
+    [Fact]
+    public async Task ATrapExitsWith134AndLogsTheTrap()
+    {
+        var (code, _, error) = await Ww("run", Image("a", "trap"));
+        Assert.Equal(134, code);
+        Assert.Contains("trap", error);
+    }
+
+    [Fact]
+    public async Task TheMemoryLimitReachesPid0()
+    {
+        // memhog allocates until malloc fails; with 16 MiB it reports ENOMEM quickly instead of trapping.
+        var (code, output, _) = await Ww("run", "--memory-limit", "16", Image("a", "memhog"));
+        Assert.Equal(0, code);
+        Assert.Contains("malloc=ENOMEM", output);
+        int allocated = int.Parse(output.Split('\n').Single(l => l.StartsWith("allocated=")).Split('=', ' ')[1]);
+        Assert.InRange(allocated, 1, 16);
+    }
+
+    [Fact]
+    public async Task StemIsRefusedUntilEpochsExist()
+    {
+        var (code, _, error) = await Ww("run", "--stem", "0x" + new string('a', 40), Image("a", "hello"));
+        Assert.Equal(1, code);
+        Assert.Contains("--stem", error);
+    }
+}
+
+/// <summary>Stopping pid0 (SIGINT/SIGTERM): its stdin closes, it gets a grace period, then it is killed.</summary>
+public sealed class StopTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, IDisposable
+{
+    private readonly string _scratch = Directory.CreateTempSubdirectory("ww-stop-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    private Wetware.Host.HostOptions Options(string guest, Stream stdin, Stream stdout)
+    {
+        string dir = Path.Combine(_scratch, guest);
+        Directory.CreateDirectory(Path.Combine(dir, "boot"));
+        File.Copy(Path.Combine(guests.Tests, guest + ".wasm"), Path.Combine(dir, "boot", "main.wasm"), overwrite: true);
+        return new Wetware.Host.HostOptions
+        {
+            Layers = [dir],
+            CacheDirectory = guests.Cache,
+            Stdin = stdin,
+            Stdout = stdout,
+            StopGrace = TimeSpan.FromMilliseconds(300),
+        };
+    }
+
+    /// <summary>A stdin that never ends (like a terminal nobody types into).</summary>
+    private sealed class EndlessInput : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task AStopClosesStdinAndAGuestThatReadsItExitsOnItsOwn()
+    {
+        using var stop = new CancellationTokenSource();
+        var output = new MemoryStream();
+        Task<int> run = Wetware.Host.Pid0.RunAsync(Options("cat", new EndlessInput(), output), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
+        await Task.Delay(500);
+        Assert.False(run.IsCompleted); // cat waits on stdin
+        stop.Cancel();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(10))); // end of file, then a normal exit
+    }
+
+    [Fact]
+    public async Task AStopKillsAGuestThatIgnoresItAfterTheGracePeriod()
+    {
+        using var stop = new CancellationTokenSource();
+        var output = new MemoryStream();
+        Task<int> run = Wetware.Host.Pid0.RunAsync(Options("spin", new EndlessInput(), output), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
+        await Task.Delay(500);
+        var clock = Stopwatch.StartNew();
+        stop.Cancel();
+        Assert.Equal(137, await run.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(250), $"killed after {clock.Elapsed}, before the grace period");
+        Assert.Contains("spinning", Encoding.UTF8.GetString(output.ToArray()));
+    }
+}
