@@ -11,6 +11,8 @@ public sealed partial class RpcConnection
 
     private sealed class Answer
     {
+        /// <summary>The question id, set when the Return is sent.</summary>
+        public uint Id;
         public bool Returned;
         public bool Finished;
         public readonly CancellationTokenSource Cancel = new();
@@ -58,7 +60,10 @@ public sealed partial class RpcConnection
         {
             h?.Release();
         }
-        answer.Message?.Dispose();
+        if (answer.Message is { } reply)
+        {
+            MessagePool.Return(reply);
+        }
         answer.Message = null;
         answer.Cancel.Dispose();
     }
@@ -306,7 +311,7 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Bootstrap reuses question id {id}, which is still in use");
             }
         }
-        var reply = new MessageBuilder();
+        MessageBuilder reply = MessagePool.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -429,7 +434,7 @@ public sealed partial class RpcConnection
 
     private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
     {
-        var reply = new MessageBuilder();
+        MessageBuilder reply = MessagePool.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -491,8 +496,8 @@ public sealed partial class RpcConnection
         }
         catch (Exception e)
         {
-            reply.Dispose();
-            reply = new MessageBuilder();
+            MessagePool.Return(reply);
+            reply = MessagePool.Rent();
             P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
@@ -540,7 +545,7 @@ public sealed partial class RpcConnection
 
     private Task ReturnExceptionAsync(uint id, Answer answer, RpcException error)
     {
-        var reply = new MessageBuilder();
+        MessageBuilder reply = MessagePool.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -548,46 +553,34 @@ public sealed partial class RpcConnection
         return SendReturnAsync(id, answer, reply);
     }
 
-    private async Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
+    /// <summary>Sends a Return. The message is queued (posted), so the returned task is already complete.</summary>
+    private Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
     {
-        try
-        {
-            // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
-            await SendAsync(reply, _markReturned ??= MarkReturned, answer).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-            // Connection gone; Close drops the answer.
-        }
-        finally
-        {
-            if (!ReferenceEquals(answer.Message, reply))
-            {
-                reply.Dispose();
-            }
-        }
+        answer.Id = id;
+        // An answer that keeps its reply (for calls pipelined on it) recycles it at Finish; otherwise the writer does once it is written.
+        _writer.Post(reply, _returnWritten ??= ReturnWritten, answer, keep: ReferenceEquals(answer.Message, reply));
+        return Task.CompletedTask;
+    }
+
+    private Action<object?>? _returnWritten;
+
+    /// <summary>Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.</summary>
+    private void ReturnWritten(object? state)
+    {
+        var answer = (Answer)state!;
         bool drop = false;
         lock (_sync)
         {
-            if (answer.Finished && _answers.TryGetValue(id, out Answer? current) && current == answer)
+            answer.Returned = true;
+            if (answer.Finished && _answers.TryGetValue(answer.Id, out Answer? current) && current == answer)
             {
-                _answers.Remove(id);
+                _answers.Remove(answer.Id);
                 drop = true;
             }
         }
         if (drop)
         {
             DropAnswer(answer);
-        }
-    }
-
-    private Action<object?>? _markReturned;
-
-    private void MarkReturned(object? answer)
-    {
-        lock (_sync)
-        {
-            ((Answer)answer!).Returned = true;
         }
     }
 
@@ -862,19 +855,15 @@ public sealed partial class RpcConnection
         _ = SendReleaseAsync(imp.ImportId, refs);
     }
 
-    private async Task SendReleaseAsync(uint id, int count)
+    /// <summary>Sends Release. The message is queued (posted), so the returned task is already complete.</summary>
+    private Task SendReleaseAsync(uint id, int count)
     {
-        using var m = new MessageBuilder(8);
+        MessageBuilder m = MessagePool.Rent();
         P.Release.Builder r = m.InitRoot<P.Message.Builder>().InitRelease();
         r.Id = id;
         r.ReferenceCount = (uint)count;
-        try
-        {
-            await SendAsync(m).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-        }
+        _writer.Post(m);
+        return Task.CompletedTask;
     }
 
     private async Task SendAbortAsync(string reason)

@@ -94,6 +94,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     private sealed class Question
     {
+        public uint Id;
+
         public readonly TaskCompletionSource<RpcResponse> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>The id is free again only once both happened (rpc.capnp, Finish).</summary>
@@ -121,7 +123,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
                 throw new RpcException(RpcErrorType.Overloaded, $"too many questions in flight (limit {_options.MaxQuestions})");
             }
             var q = new Question();
-            id = _questions.Add(q);
+            id = q.Id = _questions.Add(q);
             return q;
         }
     }
@@ -311,27 +313,32 @@ public sealed partial class RpcConnection : IAsyncDisposable
     /// <param name="written">Runs (with <paramref name="state"/>) once the message is in the transport's buffer, before the peer can have seen it.</param>
     private Task SendAsync(MessageBuilder message, Action<object?>? written = null, object? state = null) => _writer.WriteAsync(message, written, state);
 
-    /// <summary>Sends Finish for a question; the id is freed once the Return has come too.</summary>
-    private async Task SendFinishAsync(uint questionId, Question q)
+    /// <summary>
+    /// Sends Finish for a question; the id is freed once the Return has come too. The message is
+    /// queued (posted), so the returned task is already complete.
+    /// </summary>
+    private Task SendFinishAsync(uint questionId, Question q)
     {
-        using var m = new MessageBuilder(8);
+        MessageBuilder m = MessagePool.Rent();
         P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
         f.QuestionId = questionId;
         // Capabilities in results are released one by one (Release), as the C++ implementation does.
         f.ReleaseResultCaps = false;
-        try
-        {
-            await SendAsync(m).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-            // Connection gone: the question dies with it.
-        }
+        _writer.Post(m, _finishWritten ??= FinishWritten, q);
+        return Task.CompletedTask;
+    }
+
+    private Action<object?>? _finishWritten;
+
+    /// <summary>The Finish is in the stream ahead of anything sent later: its id may be reused (if the Return came too).</summary>
+    private void FinishWritten(object? question)
+    {
+        var q = (Question)question!;
         lock (_sync)
         {
-            if (q.Returned && _questions.Find(questionId) == q)
+            if (q.Returned && _questions.Find(q.Id) == q)
             {
-                _questions.Remove(questionId);
+                _questions.Remove(q.Id);
             }
         }
     }
