@@ -439,23 +439,15 @@ public sealed partial class RpcConnection
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         P.Payload.Builder payload = default;
-        bool hasResults = false;
         CallContext? context = null;
         try
         {
             if (target is LocalCapability local)
             {
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, () =>
-                {
-                    payload = r.InitResults();
-                    hasResults = true;
-                    return payload.Content;
-                }, answer.Cancel.Token);
+                // The results are initialized up front (a Return carries them even if the server writes none).
+                payload = r.InitResults();
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
-                if (!hasResults)
-                {
-                    payload = r.InitResults();
-                }
                 lock (_sync)
                 {
                     WriteCapTable(payload, context.ResultCaps);
