@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, idempotently: Debian packages
 # (the official Cap'n Proto compiler and C++ library, used by the code
-# generator, the conformance tests and the benchmark) and the .NET packages.
+# generator, the conformance tests and the benchmark; clang, lld and wasi-libc,
+# which build the C guests to wasm32-wasi) and the .NET packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(capnproto libcapnp-dev g++ pkg-config)
+apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
 
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -4,7 +4,7 @@ using System.Text;
 namespace Wetware.Capnp.Generator;
 
 /// <summary>Turns a CodeGeneratorRequest into C# sources, one per requested file.</summary>
-internal sealed class Generator
+internal sealed partial class Generator
 {
     private const string Rt = "global::Wetware.Capnp.";
 
@@ -173,6 +173,10 @@ internal sealed class Generator
             if (n.Kind is NodeKind.Struct or NodeKind.Interface)
             {
                 var inner = new HashSet<string> { _simpleName[id].TrimStart('@'), "Reader", "Builder", "TypeId", "InterfaceId", "DataWords", "PointerCount", "Which", "Methods" };
+                if (_options.Rpc)
+                {
+                    inner.UnionWith(["Client", "Server", "Pipeline"]);
+                }
                 AssignNames(n, _fullName[id], inner);
             }
         }
@@ -232,6 +236,11 @@ internal sealed class Generator
         }
         w.Close();
         w.Line();
+        if (_options.Rpc)
+        {
+            EmitClient(w, n);
+            EmitServer(w, n);
+        }
         foreach (ulong id in _typeChildren[n.Id])
         {
             EmitNode(w, _nodes[id]);
@@ -275,19 +284,15 @@ internal sealed class Generator
             w.Line();
         }
 
-        // Names of the accessors, shared by Reader and Builder.
-        var reserved = new HashSet<string> { "Reader", "Builder", "Which", "AsReader", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "ReferenceEquals" };
-        var plans = new List<FieldPlan>();
-        int index = 0;
-        foreach (FieldReader f in fields.OrderBy(f => f.CodeOrder))
-        {
-            plans.Add(new FieldPlan(f, Naming.Unique(Naming.Escape(Naming.Pascal(f.Name)), reserved), index++));
-        }
-        AvoidAccessorMethods(plans, reserved);
+        List<FieldPlan> plans = PlansOf(n);
 
         EmitDefaults(w, plans);
         EmitReader(w, n, self, plans);
         EmitBuilder(w, n, self, plans);
+        if (_options.Rpc)
+        {
+            EmitPipeline(w, n, plans);
+        }
 
         foreach (ulong id in _typeChildren[n.Id])
         {
@@ -296,6 +301,25 @@ internal sealed class Generator
         EmitConstants(w, n);
         w.Close();
         w.Line();
+    }
+
+    /// <summary>The C# accessor names of a struct's fields (shared by Reader, Builder and Pipeline), in code order.</summary>
+    private static List<FieldPlan> PlansOf(NodeReader n)
+    {
+        var reserved = new HashSet<string> { "Reader", "Builder", "Which", "AsReader", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "ReferenceEquals" };
+        var plans = new List<FieldPlan>();
+        int index = 0;
+        var fields = new List<FieldReader>();
+        foreach (FieldReader f in n.Fields)
+        {
+            fields.Add(f);
+        }
+        foreach (FieldReader f in fields.OrderBy(f => f.CodeOrder))
+        {
+            plans.Add(new FieldPlan(f, Naming.Unique(Naming.Escape(Naming.Pascal(f.Name)), reserved), index++));
+        }
+        AvoidAccessorMethods(plans, reserved);
+        return plans;
     }
 
     /// <summary>
@@ -866,4 +890,5 @@ internal sealed class Generator
 /// <param name="Namespace">The namespace of the requested files that carry no <c>$CSharp.namespace</c> annotation.</param>
 /// <param name="Visibility">"public" (default) or "internal": the accessibility of top-level generated types.</param>
 /// <param name="SourcePath">The requested schema's full path, so the derived namespace keeps the directory that <c>--src-prefix</c> strips.</param>
-internal sealed record GeneratorOptions(string? Namespace = null, string? Visibility = null, string? SourcePath = null);
+/// <param name="Rpc">Also generate RPC clients, server bases and pipelines (the code then needs Wetware.Capnp.Rpc).</param>
+internal sealed record GeneratorOptions(string? Namespace = null, string? Visibility = null, string? SourcePath = null, bool Rpc = false);

@@ -14,7 +14,8 @@ try
     var generator = new Generator(request, new GeneratorOptions(
         Namespace: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_NAMESPACE"),
         Visibility: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_VISIBILITY"),
-        SourcePath: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_SOURCE")));
+        SourcePath: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_SOURCE"),
+        Rpc: Environment.GetEnvironmentVariable("CAPNPC_CSHARP_RPC")?.Trim().ToLowerInvariant() is "true" or "1"));
     foreach (RequestedFileReader file in request.RequestedFiles)
     {
         string path = file.Filename + ".cs";

@@ -73,6 +73,8 @@ internal readonly struct NodeReader(StructReader s) : IStructView<NodeReader>
     // interface group
     public StructList<MethodReader> Methods => StructList<MethodReader>.FromList(s.ReadList(3, ElementSize.InlineComposite));
 
+    public StructList<SuperclassReader> Superclasses => StructList<SuperclassReader>.FromList(s.ReadList(4, ElementSize.InlineComposite));
+
     // const group
     public TypeReader ConstType => new(s.ReadStruct(3));
 
@@ -152,6 +154,15 @@ internal readonly struct MethodReader(StructReader s) : IStructView<MethodReader
     public ulong ParamStructType => s.ReadUInt64(8);
 
     public ulong ResultStructType => s.ReadUInt64(16);
+}
+
+internal readonly struct SuperclassReader(StructReader s) : IStructView<SuperclassReader>
+{
+    public static SuperclassReader FromStruct(StructReader reader) => new(reader);
+
+    public StructReader Struct => s;
+
+    public ulong Id => s.ReadUInt64(0);
 }
 
 internal readonly struct TypeReader(StructReader s)

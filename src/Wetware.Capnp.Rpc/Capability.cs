@@ -38,6 +38,22 @@ internal abstract class CapabilityHook
     {
     }
 
+    /// <summary>For a promise that has settled: what it resolved to (borrowed, no reference added); else null.</summary>
+    internal virtual CapabilityHook? Shortened => null;
+
+    /// <summary>For a promise not settled yet: completes with what it resolves to (borrowed); null for a settled capability.</summary>
+    internal virtual Task<CapabilityHook>? WhenResolved => null;
+
+    /// <summary>Follows settled promises to the capability they resolved to (borrowed).</summary>
+    internal static CapabilityHook Shorten(CapabilityHook h)
+    {
+        for (int i = 0; i < 1000 && h.Shortened is { } next; i++)
+        {
+            h = next;
+        }
+        return h;
+    }
+
     /// <summary>A new call; the caller fills <see cref="RpcRequest.Params"/> then sends it.</summary>
     public abstract RpcRequest NewRequest(ulong interfaceId, ushort methodId);
 
@@ -49,6 +65,50 @@ internal abstract class CapabilityHook
     {
         Task<RpcResponse> response = SendAsync(request, cancellationToken);
         return new RpcPromise(response, path => new PromisedCapability(PromisedCapability.TargetOf(response, path)));
+    }
+}
+
+/// <summary>A capability of a connection that may later resolve to another (an answer's pipeline, an imported promise).</summary>
+internal abstract class ResolvableCapability : CapabilityHook
+{
+    private TaskCompletionSource<CapabilityHook>? _resolution;
+
+    /// <summary>What it resolved to (set once, under the connection's lock; holds a reference). Calls go there from then on.</summary>
+    public CapabilityHook? Resolved;
+
+    /// <summary>Calls were sent to it through the connection (a resolution to one of our own capabilities then needs an embargo).</summary>
+    public bool CallsSent;
+
+    /// <summary>True for a capability that will never resolve to another.</summary>
+    protected virtual bool Settled => false;
+
+    internal override CapabilityHook? Shortened => Resolved;
+
+    internal override Task<CapabilityHook>? WhenResolved
+    {
+        get
+        {
+            if (Settled || Resolved is not null)
+            {
+                return null;
+            }
+            lock (this)
+            {
+                return (_resolution ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    /// <summary>Records the resolution (once, under the connection's lock) and wakes whoever waits for it.</summary>
+    public void Resolve(CapabilityHook target)
+    {
+        Resolved = target;
+        TaskCompletionSource<CapabilityHook>? waiting;
+        lock (this)
+        {
+            waiting = _resolution;
+        }
+        waiting?.TrySetResult(target);
     }
 }
 
@@ -80,6 +140,22 @@ internal sealed class PromisedCapability : CapabilityHook
     private readonly object _order = new();
 
     public PromisedCapability(Task<CapabilityHook> target) => _target = target;
+
+    internal override CapabilityHook? Shortened => _target.IsCompletedSuccessfully ? _target.Result : null;
+
+    internal override Task<CapabilityHook>? WhenResolved => _target.IsCompletedSuccessfully ? null : _target;
+
+    /// <summary>Completes once every call made so far has been handed to the target.</summary>
+    internal Task Drained
+    {
+        get
+        {
+            lock (_order)
+            {
+                return _last;
+            }
+        }
+    }
 
     /// <summary>The capability at a pointer path of a response, once it arrives (each result holds a reference).</summary>
     public static async Task<CapabilityHook> TargetOf(Task<RpcResponse> response, ushort[] path)
@@ -195,6 +271,28 @@ public sealed class Capability : IDisposable
 
     /// <summary>A capability served by a local object.</summary>
     public static Capability FromServer(IRpcServer server) => new(new LocalCapability(server));
+
+    /// <summary>
+    /// A capability that becomes the one <paramref name="promise"/> produces (taking ownership of it).
+    /// Calls made before then wait and are delivered in order; if the task fails, they fail with its error.
+    /// Passed to a peer, it travels as a promise (senderPromise) and a <c>Resolve</c> follows.
+    /// </summary>
+    public static Capability FromPromise(Task<Capability> promise) => new(new PromisedCapability(HookOf(promise)));
+
+    private static async Task<CapabilityHook> HookOf(Task<Capability> promise)
+    {
+        try
+        {
+            using Capability c = await promise.ConfigureAwait(false);
+            CapabilityHook h = c.Hook;
+            h.AddRef();
+            return h;
+        }
+        catch (Exception e)
+        {
+            return new BrokenCapability(RpcException.From(e));
+        }
+    }
 
     /// <summary>A capability whose every call fails with <paramref name="error"/>.</summary>
     public static Capability Broken(RpcException error) => new(new BrokenCapability(error));

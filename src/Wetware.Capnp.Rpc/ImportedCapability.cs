@@ -3,7 +3,7 @@ using P = Wetware.Capnp.Rpc.Protocol;
 namespace Wetware.Capnp.Rpc;
 
 /// <summary>A capability the peer hosts (an entry of our imports table).</summary>
-internal sealed class ImportedCapability(RpcConnection connection, uint importId) : CapabilityHook
+internal sealed class ImportedCapability(RpcConnection connection, uint importId) : ResolvableCapability
 {
     public RpcConnection Connection => connection;
 
@@ -14,6 +14,12 @@ internal sealed class ImportedCapability(RpcConnection connection, uint importId
 
     /// <summary>Set once the last local reference is gone (the entry may not be revived).</summary>
     public bool Released;
+
+    /// <summary>The peer exported it as a promise (senderPromise): a <c>Resolve</c> will follow.</summary>
+    public bool IsPromise;
+
+    /// <summary>Only an import the peer sent as a promise ever resolves.</summary>
+    protected override bool Settled => !IsPromise;
 
     public override RpcRequest NewRequest(ulong interfaceId, ushort methodId) => NewCallRequest(this, interfaceId, methodId);
 

@@ -5,7 +5,7 @@ namespace Wetware.Capnp.Rpc;
 /// go to the peer addressed to the promised answer (rpc.capnp, PromisedAnswer), saving the round
 /// trip; once the question returns, calls go straight to the capability it resolved to.
 /// </summary>
-internal sealed class PipelinedCapability(RpcConnection connection, object question, uint questionId, ushort[] path) : CapabilityHook
+internal sealed class PipelinedCapability(RpcConnection connection, object question, uint questionId, ushort[] path) : ResolvableCapability
 {
     public RpcConnection Connection => connection;
 
@@ -14,9 +14,6 @@ internal sealed class PipelinedCapability(RpcConnection connection, object quest
     public uint QuestionId => questionId;
 
     public ushort[] Path => path;
-
-    /// <summary>What the answer resolved to (set once, under the connection's lock; holds a reference).</summary>
-    public CapabilityHook? Resolved;
 
     /// <summary>Set when the last reference is gone, so a late resolution is released at once.</summary>
     public bool Dead;

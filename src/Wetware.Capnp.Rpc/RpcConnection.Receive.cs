@@ -29,6 +29,12 @@ public sealed partial class RpcConnection
 
         /// <summary>Pipelined calls that arrived before the outcome, delivered in arrival order.</summary>
         public List<Action>? Pending;
+
+        /// <summary>The call said sendResultsTo.yourself: the results stay here (Return says resultsSentElsewhere) for the peer to take as another question's.</summary>
+        public bool ResultsToYourself;
+
+        /// <summary>A Return of ours took these results (takeFromOtherQuestion), which may happen once.</summary>
+        public bool Taken;
     }
 
     /// <summary>Records an answer's outcome and delivers the calls pipelined on it, in order.</summary>
@@ -203,6 +209,9 @@ public sealed partial class RpcConnection
                 case P.Message.Which.Disembargo:
                     HandleDisembargo(m.Disembargo);
                     break;
+                case P.Message.Which.Resolve:
+                    HandleResolve(m.Resolve);
+                    break;
                 default:
                     // Messages of levels we do not implement get echoed back (rpc.capnp, Unimplemented).
                     _ = ReplyUnimplementedAsync(m);
@@ -225,15 +234,53 @@ public sealed partial class RpcConnection
     private void HandleDisembargo(P.Disembargo.Reader d)
     {
         P.Disembargo.Context.Reader context = d.Context;
-        if (context.Which != P.Disembargo.Context.Which.SenderLoopback)
-        {
-            throw new ProtocolViolation($"Disembargo of kind {context.Which}, but we never sent a senderLoopback embargo");
-        }
-        uint embargo = context.SenderLoopback;
         P.MessageTarget.Reader t = d.Target;
+        switch (context.Which)
+        {
+            case P.Disembargo.Context.Which.ReceiverLoopback:
+            {
+                // The peer echoed one of our embargoes: the calls it reflected have all arrived.
+                TaskCompletionSource? embargo;
+                lock (_sync)
+                {
+                    embargo = _embargoes.Find(context.ReceiverLoopback);
+                    if (embargo is null)
+                    {
+                        throw new ProtocolViolation($"Disembargo (receiverLoopback) for embargo {context.ReceiverLoopback}, which we never sent");
+                    }
+                    _embargoes.Remove(context.ReceiverLoopback);
+                }
+                embargo.TrySetResult();
+                return;
+            }
+            case P.Disembargo.Context.Which.SenderLoopback:
+                break;
+            default:
+                throw new ProtocolViolation($"Disembargo of kind {context.Which} (Level 3) on a two-party connection");
+        }
+        uint embargoId = context.SenderLoopback;
+        if (t.Which == P.MessageTarget.Which.ImportedCap)
+        {
+            // An export of ours that was a promise and resolved to the peer's own capability: echo once
+            // the calls it forwarded to the peer are on their way.
+            CapabilityHook hook;
+            lock (_sync)
+            {
+                Export? e = _exports.Find(t.ImportedCap);
+                if (e is null)
+                {
+                    throw new ProtocolViolation($"Disembargo targets export {t.ImportedCap}, which does not exist");
+                }
+                hook = e.Hook;
+                hook.AddRef();
+            }
+            Task drained = hook is PromisedCapability promise ? promise.Drained : Task.CompletedTask;
+            _ = ReplyLoopbackAsync(hook, embargoId, drained);
+            return;
+        }
         if (t.Which != P.MessageTarget.Which.PromisedAnswer)
         {
-            throw new ProtocolViolation("Disembargo must target a promised answer");
+            throw new ProtocolViolation($"Disembargo with an unknown target kind {t.Which}");
         }
         P.PromisedAnswer.Reader pa = t.PromisedAnswer;
         int[] path = PathOf(pa);
@@ -247,33 +294,51 @@ public sealed partial class RpcConnection
             if (!answer.HasOutcome)
             {
                 // After the calls pipelined before it, in order.
-                (answer.Pending ??= []).Add(() => _ = ReplyDisembargoAsync(answer, path, embargo));
+                (answer.Pending ??= []).Add(() =>
+                {
+                    CapabilityHook late;
+                    lock (_sync)
+                    {
+                        late = TargetIn(answer, path);
+                    }
+                    _ = ReplyLoopbackAsync(late, embargoId, Task.CompletedTask);
+                });
                 return;
             }
             ready = answer;
         }
-        _ = ReplyDisembargoAsync(ready, path, embargo);
-    }
-
-    private async Task ReplyDisembargoAsync(Answer answer, int[] path, uint embargo)
-    {
         CapabilityHook target;
         lock (_sync)
         {
-            target = TargetIn(answer, path);
+            target = TargetIn(ready, path);
         }
+        _ = ReplyLoopbackAsync(target, embargoId, Task.CompletedTask);
+    }
+
+    /// <summary>Answers a senderLoopback Disembargo with receiverLoopback, addressed to where <paramref name="target"/> (owned) points back at the peer.</summary>
+    private async Task ReplyLoopbackAsync(CapabilityHook target, uint embargo, Task drained)
+    {
         try
         {
-            if (target is not ImportedCapability imp || imp.Connection != this)
+            await drained.ConfigureAwait(false);
+            CapabilityHook h = CapabilityHook.Shorten(target);
+            using var m = new MessageBuilder(16);
+            P.Disembargo.Builder reply = m.InitRoot<P.Message.Builder>().InitDisembargo();
+            P.MessageTarget.Builder rt = reply.InitTarget();
+            if (h is ImportedCapability imp && imp.Connection == this)
+            {
+                rt.ImportedCap = imp.ImportId;
+            }
+            else if (h is PipelinedCapability p && p.Connection == this)
+            {
+                WritePromisedAnswer(rt.InitPromisedAnswer(), p.QuestionId, p.Path);
+            }
+            else
             {
                 await SendAbortAsync("Disembargo (senderLoopback) of a capability that does not point back at the sender").ConfigureAwait(false);
                 Close(new RpcException(RpcErrorType.Failed, "protocol violation by the peer: Disembargo of a capability that is not its own"));
                 return;
             }
-            using var m = new MessageBuilder(16);
-            P.Disembargo.Builder reply = m.InitRoot<P.Message.Builder>().InitDisembargo();
-            P.MessageTarget.Builder rt = reply.InitTarget();
-            rt.ImportedCap = imp.ImportId;
             P.Disembargo.Context.Builder rc = reply.Context;
             rc.ReceiverLoopback = embargo;
             await SendAsync(m).ConfigureAwait(false);
@@ -339,6 +404,16 @@ public sealed partial class RpcConnection
     {
         uint id = call.QuestionId;
         var answer = new Answer();
+        switch (call.SendResultsTo.Which)
+        {
+            case P.Call.SendResultsTo.Which.Caller:
+                break;
+            case P.Call.SendResultsTo.Which.Yourself:
+                answer.ResultsToYourself = true;
+                break;
+            default:
+                throw new ProtocolViolation($"Call {id} sends its results to a third party (Level 3) on a two-party connection");
+        }
         CapabilityHook target;
         lock (_sync)
         {
@@ -448,11 +523,7 @@ public sealed partial class RpcConnection
                 payload = r.InitResults();
                 context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
-                lock (_sync)
-                {
-                    WriteCapTable(payload, context.ResultCaps);
-                    answer.ExportedCaps = ExportIds(payload);
-                }
+                ExportResults(answer, payload, context.ResultCaps);
                 SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
                 context.ResultCaps.Clear(); // now owned by the answer
             }
@@ -478,11 +549,7 @@ public sealed partial class RpcConnection
                     Capability? c = response.GetCapability(i);
                     caps.Add(c?.Hook ?? new BrokenCapability(new RpcException(RpcErrorType.Failed, "null capability")));
                 }
-                lock (_sync)
-                {
-                    WriteCapTable(payload, caps);
-                    answer.ExportedCaps = ExportIds(payload);
-                }
+                ExportResults(answer, payload, caps);
                 SetOutcome(answer, payload.AsReader().Content, [.. caps], null, reply);
             }
         }
@@ -494,7 +561,15 @@ public sealed partial class RpcConnection
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
-            WriteException(er.InitException(), error);
+            if (e is OperationCanceledException && answer.Cancel.IsCancellationRequested)
+            {
+                // The caller sent Finish and the work stopped: rpc.capnp's Return.canceled.
+                er.SetCanceled();
+            }
+            else
+            {
+                WriteException(er.InitException(), error);
+            }
             SetOutcome(answer, default, [], error, null);
         }
         finally
@@ -519,6 +594,20 @@ public sealed partial class RpcConnection
         }
         // Not awaited: a call served synchronously then completes synchronously (no state machine on the heap).
         _ = SendReturnAsync(id, answer, reply);
+    }
+
+    /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
+    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook> caps)
+    {
+        if (answer.ResultsToYourself)
+        {
+            return;
+        }
+        lock (_sync)
+        {
+            WriteCapTable(payload, caps);
+            answer.ExportedCaps = ExportIds(payload);
+        }
     }
 
     /// <summary>The export ids a payload's cap table hands out, or null for none.</summary>
@@ -549,6 +638,21 @@ public sealed partial class RpcConnection
     private Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
     {
         answer.Id = id;
+        if (answer.ResultsToYourself && answer.HasOutcome && answer.Error is null)
+        {
+            // The results stay with the answer for the peer to take; the Return only says so.
+            MessageBuilder elsewhere = MessagePool.Rent();
+            P.Return.Builder r = elsewhere.InitRoot<P.Message.Builder>().InitReturn();
+            r.AnswerId = id;
+            r.ReleaseParamCaps = false;
+            r.SetResultsSentElsewhere();
+            _writer.Post(elsewhere, _returnWritten ??= ReturnWritten, answer);
+            if (!ReferenceEquals(answer.Message, reply))
+            {
+                MessagePool.Return(reply);
+            }
+            return Task.CompletedTask;
+        }
         // An answer that keeps its reply (for calls pipelined on it) recycles it at Finish; otherwise the writer does once it is written.
         _writer.Post(reply, _returnWritten ??= ReturnWritten, answer, keep: ReferenceEquals(answer.Message, reply));
         return Task.CompletedTask;
@@ -587,8 +691,7 @@ public sealed partial class RpcConnection
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
-        List<PipelinedCapability>? pipelines;
-        List<CapabilityHook>? releasedParams = null;
+        List<CapabilityHook> releasedParams = [];
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -597,40 +700,12 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Return for question {id}, which is not outstanding");
             }
             q.Returned = true;
-            if (r.ReleaseParamCaps && q.ParamExports is { } exported)
-            {
-                // rpc.capnp, Return.releaseParamCaps: the caps we sent in the params count as released.
-                foreach (uint e in exported)
-                {
-                    if (ReleaseExport(e, 1) is { } h)
-                    {
-                        (releasedParams ??= []).Add(h);
-                    }
-                }
-            }
-            q.ParamExports = null;
             sendFinish = !q.FinishSent;
             q.FinishSent = true;
             if (!sendFinish)
             {
                 _questions.Remove(id); // canceled earlier: Finish is already out
             }
-            else if (q.PipelinedSends > 0)
-            {
-                // Calls pipelined on this answer are still being written; Finish must come after them.
-                q.FinishDeferred = true;
-                sendFinish = false;
-            }
-            pipelines = q.Pipelines;
-            q.Pipelines = null;
-        }
-        foreach (CapabilityHook h in releasedParams ?? [])
-        {
-            h.Release();
-        }
-        if (sendFinish)
-        {
-            _ = SendFinishAsync(id, q);
         }
         RpcResponse? response = null;
         RpcException? error = null;
@@ -645,26 +720,143 @@ public sealed partial class RpcConnection
             case P.Return.Which.Canceled:
                 error = new RpcException(RpcErrorType.Failed, "the call was canceled");
                 break;
+            case P.Return.Which.TakeFromOtherQuestion:
+                break;
             default:
                 error = new RpcException(RpcErrorType.Unimplemented, $"unsupported Return kind {r.Which}");
                 break;
         }
-        // Capabilities pipelined on this question now point at what it resolved to.
+        lock (_sync)
+        {
+            // rpc.capnp, Return.releaseParamCaps: the caps we sent in the params count as released
+            // (after the results are read, which may name them as receiverHosted).
+            if (r.ReleaseParamCaps && q.ParamExports is { } exported)
+            {
+                foreach (uint e in exported)
+                {
+                    if (ReleaseExport(e, 1) is { } h)
+                    {
+                        releasedParams.Add(h);
+                    }
+                }
+            }
+            q.ParamExports = null;
+        }
+        foreach (CapabilityHook h in releasedParams)
+        {
+            h.Release();
+        }
+        if (r.Which == P.Return.Which.TakeFromOtherQuestion)
+        {
+            // rpc.capnp, Return.takeFromOtherQuestion: the results are those of a call the peer made
+            // to us with sendResultsTo.yourself (it redirected our call back to us).
+            TakeResults(q, id, sendFinish, r.TakeFromOtherQuestion);
+            return false;
+        }
+        Complete(q, id, sendFinish, response, error);
+        return response is not null;
+    }
+
+    /// <summary>Completes question <paramref name="id"/> with the results an answer of ours kept (sendResultsTo.yourself), now or once they exist.</summary>
+    private void TakeResults(Question q, uint id, bool sendFinish, uint answerId)
+    {
+        Answer? other;
+        lock (_sync)
+        {
+            if (!_answers.TryGetValue(answerId, out other) || !other.ResultsToYourself || other.Taken)
+            {
+                throw new ProtocolViolation($"Return takes the results of question {answerId}, which is not an answer of ours kept for the peer");
+            }
+            other.Taken = true;
+            if (!other.HasOutcome)
+            {
+                (other.Pending ??= []).Add(() => Take());
+                return;
+            }
+        }
+        Take();
+
+        void Take()
+        {
+            RpcResponse? response = null;
+            RpcException? error;
+            lock (_sync)
+            {
+                error = other.Error;
+                if (error is null)
+                {
+                    // A copy: the answer's own message goes when the peer finishes it.
+                    var copy = new MessageBuilder();
+                    copy.Root.Set(other.Content);
+                    var caps = new CapabilityHook?[other.Caps.Length];
+                    for (int i = 0; i < caps.Length; i++)
+                    {
+                        caps[i] = other.Caps[i];
+                        caps[i]?.AddRef();
+                    }
+                    response = new RpcResponse(copy.AsReader().Root, caps, copy);
+                }
+            }
+            Complete(q, id, sendFinish, response, error);
+        }
+    }
+
+    /// <summary>The second half of a Return: resolves the question's pipelines, sends Finish, and hands over the outcome.</summary>
+    private void Complete(Question q, uint id, bool sendFinish, RpcResponse? response, RpcException? error)
+    {
+        // Capabilities pipelined on this question now point at what it resolved to. One that resolved
+        // to a capability of ours, after calls went out through the peer, waits (an embargo) until
+        // the peer has reflected those calls back, so later calls cannot overtake them (E-order).
+        List<PipelinedCapability>? pipelines;
+        lock (_sync)
+        {
+            pipelines = q.Pipelines;
+            q.Pipelines = null;
+        }
+        List<CapabilityHook> dropped = [];
+        List<MessageBuilder>? disembargos = null;
         foreach (PipelinedCapability p in pipelines ?? [])
         {
             CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
-            bool dead;
             lock (_sync)
             {
-                dead = p.Dead;
-                if (!dead)
+                if (p.Dead)
                 {
-                    p.Resolved = target;
+                    dropped.Add(target);
+                }
+                else if (sendFinish && p.CallsSent && IsLocal(target))
+                {
+                    MessageBuilder d = NewEmbargo(out Task lifted);
+                    P.MessageTarget.Builder t = d.Root.GetStruct<P.Message.Builder>().Disembargo.InitTarget();
+                    WritePromisedAnswer(t.InitPromisedAnswer(), id, p.Path);
+                    (disembargos ??= []).Add(d);
+                    p.Resolve(new PromisedCapability(AfterEmbargoAsync(lifted, target)));
+                }
+                else
+                {
+                    p.Resolve(target);
                 }
             }
-            if (dead)
+        }
+        foreach (CapabilityHook h in dropped)
+        {
+            h.Release();
+        }
+        if (sendFinish)
+        {
+            lock (_sync)
             {
-                target.Release();
+                q.BeforeFinish = disembargos;
+                if (q.PipelinedSends > 0)
+                {
+                    // Calls pipelined on this answer are still being written; Disembargo and Finish must come after them.
+                    q.FinishDeferred = true;
+                    sendFinish = false;
+                }
+            }
+            if (sendFinish)
+            {
+                _ = SendFinishAsync(id, q);
             }
         }
         if (response is not null)
@@ -673,10 +865,112 @@ public sealed partial class RpcConnection
             {
                 response.Dispose(); // the caller stopped waiting
             }
-            return true;
+            return;
         }
         q.Result.TrySetException(error!);
-        return false;
+    }
+
+    /// <summary>A capability that is neither the peer's nor broken: calls to it stay in this process (or go to another connection).</summary>
+    private bool IsLocal(CapabilityHook h)
+    {
+        h = CapabilityHook.Shorten(h);
+        return h is not BrokenCapability
+            && !(h is ImportedCapability imp && imp.Connection == this)
+            && !(h is PipelinedCapability pc && pc.Connection == this);
+    }
+
+    /// <summary>A Disembargo (senderLoopback) with a new embargo id; <paramref name="lifted"/> completes when the peer echoes it. Called under the lock.</summary>
+    private MessageBuilder NewEmbargo(out Task lifted)
+    {
+        var embargo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        uint embargoId = _embargoes.Add(embargo);
+        lifted = embargo.Task;
+        var m = new MessageBuilder(16);
+        P.Disembargo.Builder d = m.InitRoot<P.Message.Builder>().InitDisembargo();
+        P.Disembargo.Context.Builder c = d.Context;
+        c.SenderLoopback = embargoId;
+        return m;
+    }
+
+    private static async Task<CapabilityHook> AfterEmbargoAsync(Task lifted, CapabilityHook target)
+    {
+        await lifted.ConfigureAwait(false);
+        return target;
+    }
+
+    private static void WritePromisedAnswer(P.PromisedAnswer.Builder pa, uint questionId, IReadOnlyList<ushort> path)
+    {
+        pa.QuestionId = questionId;
+        StructListBuilder<P.PromisedAnswer.Op.Builder> ops = pa.InitTransform(path.Count);
+        for (int i = 0; i < path.Count; i++)
+        {
+            P.PromisedAnswer.Op.Builder op = ops[i];
+            op.GetPointerField = path[i];
+        }
+    }
+
+    /// <summary>rpc.capnp, Resolve: an imported promise settled, to a capability or an error.</summary>
+    private void HandleResolve(P.Resolve.Reader r)
+    {
+        CapabilityHook resolution;
+        switch (r.Which)
+        {
+            case P.Resolve.Which.Cap:
+                lock (_sync)
+                {
+                    resolution = ReadDescriptor(r.Cap);
+                }
+                break;
+            case P.Resolve.Which.Exception:
+                resolution = new BrokenCapability(new RpcException((RpcErrorType)Math.Min((ushort)r.Exception.Type, (ushort)3), r.Exception.Reason.ToString()));
+                break;
+            default:
+                throw new ProtocolViolation($"Resolve of unknown kind {r.Which}");
+        }
+        CapabilityHook? drop = null;
+        MessageBuilder? disembargo = null;
+        lock (_sync)
+        {
+            if (!_imports.TryGetValue(r.PromiseId, out ImportedCapability? imp) || imp.Released)
+            {
+                drop = resolution; // we released the promise already: release what it became too
+            }
+            else if (!imp.IsPromise || imp.Resolved is not null)
+            {
+                throw new ProtocolViolation($"Resolve of import {r.PromiseId}, which is not an unresolved promise");
+            }
+            else if (imp.CallsSent && IsLocal(resolution))
+            {
+                disembargo = NewEmbargo(out Task lifted);
+                P.MessageTarget.Builder t = disembargo.Root.GetStruct<P.Message.Builder>().Disembargo.InitTarget();
+                t.ImportedCap = imp.ImportId;
+                imp.Resolve(new PromisedCapability(AfterEmbargoAsync(lifted, resolution)));
+            }
+            else
+            {
+                imp.Resolve(resolution);
+            }
+        }
+        drop?.Release();
+        if (disembargo is not null)
+        {
+            _ = SendOwnedAsync(disembargo);
+        }
+    }
+
+    private async Task SendOwnedAsync(MessageBuilder m)
+    {
+        try
+        {
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+        }
+        finally
+        {
+            m.Dispose();
+        }
     }
 
     private void HandleFinish(P.Finish.Reader f)
@@ -774,6 +1068,26 @@ public sealed partial class RpcConnection
             }
             q?.Result.TrySetException(new RpcException(RpcErrorType.Unimplemented, "the peer does not implement this message"));
         }
+        else if (m.Which == P.Message.Which.Resolve && m.Resolve.Which == P.Resolve.Which.Cap)
+        {
+            // A peer without promises never took the reference our Resolve carried: drop it.
+            P.CapDescriptor.Reader d = m.Resolve.Cap;
+            uint? export = d.Which switch
+            {
+                P.CapDescriptor.Which.SenderHosted => d.SenderHosted,
+                P.CapDescriptor.Which.SenderPromise => d.SenderPromise,
+                _ => null,
+            };
+            CapabilityHook? released = null;
+            lock (_sync)
+            {
+                if (export is uint e)
+                {
+                    released = ReleaseExport(e, 1);
+                }
+            }
+            released?.Release();
+        }
     }
 
     /// <summary>The capabilities a payload carries, as hooks (each holding one reference).</summary>
@@ -790,17 +1104,63 @@ public sealed partial class RpcConnection
             for (int i = 0; i < caps.Length; i++)
             {
                 P.CapDescriptor.Reader d = table[i];
-                caps[i] = d.Which switch
-                {
-                    P.CapDescriptor.Which.None => null,
-                    P.CapDescriptor.Which.SenderHosted => Import(d.SenderHosted),
-                    P.CapDescriptor.Which.SenderPromise => Import(d.SenderPromise),
-                    P.CapDescriptor.Which.ReceiverHosted => LocalExport(d.ReceiverHosted),
-                    _ => new BrokenCapability(new RpcException(RpcErrorType.Unimplemented, $"capability descriptor {d.Which} is not supported yet")),
-                };
+                caps[i] = d.Which == P.CapDescriptor.Which.None ? null : ReadDescriptor(d);
             }
         }
         return caps;
+    }
+
+    /// <summary>The capability a descriptor names, holding one reference. Called under the lock.</summary>
+    private CapabilityHook ReadDescriptor(P.CapDescriptor.Reader d)
+    {
+        switch (d.Which)
+        {
+            case P.CapDescriptor.Which.SenderHosted:
+                return Import(d.SenderHosted);
+            case P.CapDescriptor.Which.SenderPromise:
+            {
+                CapabilityHook h = Import(d.SenderPromise);
+                if (h is ImportedCapability imp)
+                {
+                    imp.IsPromise = true;
+                }
+                return h;
+            }
+            case P.CapDescriptor.Which.ReceiverHosted:
+                return LocalExport(d.ReceiverHosted);
+            case P.CapDescriptor.Which.ReceiverAnswer:
+                return AnswerTarget(d.ReceiverAnswer);
+            case P.CapDescriptor.Which.None:
+                return new BrokenCapability(new RpcException(RpcErrorType.Failed, "a null capability"));
+            default:
+                // thirdPartyHosted is Level 3: the two-party network has no third party to reach.
+                return new BrokenCapability(new RpcException(RpcErrorType.Unimplemented, $"capability descriptor {d.Which} is not supported (Level 1 RPC)"));
+        }
+    }
+
+    /// <summary>A capability in the results of one of the peer's calls to us (receiverAnswer), now or once they exist. Called under the lock.</summary>
+    private CapabilityHook AnswerTarget(P.PromisedAnswer.Reader pa)
+    {
+        if (!_answers.TryGetValue(pa.QuestionId, out Answer? answer) || answer.Finished)
+        {
+            throw new ProtocolViolation($"receiverAnswer names question {pa.QuestionId}, which is not an outstanding answer");
+        }
+        int[] path = PathOf(pa);
+        if (answer.HasOutcome)
+        {
+            return TargetIn(answer, path);
+        }
+        var later = new TaskCompletionSource<CapabilityHook>(TaskCreationOptions.RunContinuationsAsynchronously);
+        (answer.Pending ??= []).Add(() =>
+        {
+            CapabilityHook target;
+            lock (_sync)
+            {
+                target = TargetIn(answer, path);
+            }
+            later.TrySetResult(target);
+        });
+        return new PromisedCapability(later.Task);
     }
 
     private CapabilityHook Import(uint id)
@@ -830,6 +1190,13 @@ public sealed partial class RpcConnection
     internal void ReleaseImport(ImportedCapability imp)
     {
         int refs;
+        CapabilityHook? resolved;
+        lock (_sync)
+        {
+            resolved = imp.Resolved;
+            imp.Resolved = null;
+        }
+        resolved?.Release();
         lock (_sync)
         {
             imp.Released = true;
@@ -877,6 +1244,7 @@ public sealed partial class RpcConnection
         List<Question> questions;
         List<Answer> answers;
         List<CapabilityHook> exports;
+        List<TaskCompletionSource> embargoes;
         lock (_sync)
         {
             if (_closed is not null)
@@ -897,11 +1265,32 @@ public sealed partial class RpcConnection
                 _exports.Remove(id);
             }
             _exportIds.Clear();
+            var disconnectedCap = new RpcException(RpcErrorType.Disconnected, reason.Reason);
             foreach (ImportedCapability imp in _imports.Values)
             {
                 imp.Released = true;
+                if (imp.IsPromise && imp.Resolved is null)
+                {
+                    imp.Resolve(new BrokenCapability(disconnectedCap));
+                }
             }
             _imports.Clear();
+            foreach (Question q in questions)
+            {
+                foreach (PipelinedCapability p in q.Pipelines ?? [])
+                {
+                    if (!p.Dead && p.Resolved is null)
+                    {
+                        p.Resolve(new BrokenCapability(disconnectedCap));
+                    }
+                }
+                q.Pipelines = null;
+            }
+            embargoes = [.. _embargoes.Entries().Select(e => e.Value)];
+            foreach (var (id, _) in _embargoes.Entries().ToList())
+            {
+                _embargoes.Remove(id);
+            }
         }
         var disconnected = new RpcException(RpcErrorType.Disconnected, reason.Reason);
         foreach (Question q in questions)
@@ -911,13 +1300,21 @@ public sealed partial class RpcConnection
         foreach (Answer a in answers)
         {
             a.Cancel.Cancel();
-            List<Action>? pending;
+            bool waiting;
             lock (_sync)
             {
-                pending = a.Pending;
-                a.Pending = null;
+                waiting = !a.HasOutcome;
             }
-            _ = pending; // the calls waiting on it die with the connection (their messages are garbage-collected)
+            if (waiting)
+            {
+                // Calls and embargoes waiting on this answer run now, against the error, and release what they hold.
+                SetOutcome(a, default, [], disconnected, null);
+            }
+        }
+        foreach (TaskCompletionSource e in embargoes)
+        {
+            // The calls the peer was to reflect are gone with it: nothing left to wait for.
+            e.TrySetResult();
         }
         foreach (CapabilityHook h in exports)
         {

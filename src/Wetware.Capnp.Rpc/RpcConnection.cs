@@ -34,6 +34,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
     private readonly IdTable<Export> _exports = new();
     private readonly Dictionary<CapabilityHook, uint> _exportIds = new(ReferenceEqualityComparer.Instance);
+    private readonly IdTable<TaskCompletionSource> _embargoes = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private RpcException? _closed;
     private Task? _reader;
@@ -62,7 +63,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         {
             lock (_sync)
             {
-                return new RpcTableCounts(_questions.Count, _answers.Count, _imports.Count, _exports.Count, 0);
+                return new RpcTableCounts(_questions.Count, _answers.Count, _imports.Count, _exports.Count, _embargoes.Count);
             }
         }
     }
@@ -111,6 +112,9 @@ public sealed partial class RpcConnection : IAsyncDisposable
         /// <summary>Calls addressed to this question's promised answer still being written: Finish must follow them.</summary>
         public int PipelinedSends;
         public bool FinishDeferred;
+
+        /// <summary>Disembargo messages that must reach the peer after the pipelined calls and before Finish.</summary>
+        public List<MessageBuilder>? BeforeFinish;
     }
 
     private Question NewQuestion(out uint id)
@@ -173,6 +177,17 @@ public sealed partial class RpcConnection : IAsyncDisposable
     /// <summary>A call on an imported capability.</summary>
     internal RpcPromise SendCall(ImportedCapability target, RpcRequest request, CancellationToken cancellationToken)
     {
+        CapabilityHook? resolved;
+        lock (_sync)
+        {
+            resolved = target.Resolved;
+            target.CallsSent |= resolved is null;
+        }
+        if (resolved is not null)
+        {
+            // An imported promise that has resolved: calls go to its resolution.
+            return PromisedCapability.Forward(request, resolved, cancellationToken);
+        }
         Question q;
         uint id;
         try
@@ -201,6 +216,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
             if (resolved is null)
             {
                 promised.PipelinedSends++;
+                target.CallsSent = true;
             }
         }
         if (resolved is not null)
@@ -319,6 +335,16 @@ public sealed partial class RpcConnection : IAsyncDisposable
     /// </summary>
     private Task SendFinishAsync(uint questionId, Question q)
     {
+        List<MessageBuilder>? before;
+        lock (_sync)
+        {
+            before = q.BeforeFinish;
+            q.BeforeFinish = null;
+        }
+        foreach (MessageBuilder b in before ?? [])
+        {
+            _writer.Post(b);
+        }
         MessageBuilder m = MessagePool.Rent();
         P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
         f.QuestionId = questionId;
@@ -357,24 +383,109 @@ public sealed partial class RpcConnection : IAsyncDisposable
         StructListBuilder<P.CapDescriptor.Builder> table = payload.InitCapTable(caps.Count);
         for (int i = 0; i < caps.Count; i++)
         {
-            CapabilityHook h = caps[i];
-            P.CapDescriptor.Builder d = table[i];
-            if (h is ImportedCapability imp && imp.Connection == this)
+            Describe(table[i], caps[i]);
+        }
+    }
+
+    /// <summary>
+    /// Describes one capability to the peer: its own (receiverHosted), an answer of its still
+    /// pending (receiverAnswer), or one of ours, exported as settled (senderHosted) or as a promise
+    /// (senderPromise, followed by a Resolve once it settles). Called under the lock.
+    /// </summary>
+    private void Describe(P.CapDescriptor.Builder d, CapabilityHook hook)
+    {
+        CapabilityHook h = CapabilityHook.Shorten(hook);
+        if (h is ImportedCapability imp && imp.Connection == this && !imp.Released)
+        {
+            d.ReceiverHosted = imp.ImportId;
+            return;
+        }
+        if (h is PipelinedCapability p && p.Connection == this && !((Question)p.Question).FinishSent)
+        {
+            P.PromisedAnswer.Builder pa = d.InitReceiverAnswer();
+            pa.QuestionId = p.QuestionId;
+            StructListBuilder<P.PromisedAnswer.Op.Builder> ops = pa.InitTransform(p.Path.Length);
+            for (int i = 0; i < p.Path.Length; i++)
             {
-                d.ReceiverHosted = imp.ImportId;
-                continue;
+                P.PromisedAnswer.Op.Builder op = ops[i];
+                op.GetPointerField = p.Path[i];
             }
-            if (_exportIds.TryGetValue(h, out uint id))
+            return;
+        }
+        if (_exportIds.TryGetValue(h, out uint id))
+        {
+            Export e = _exports[id];
+            e.RefCount++;
+            if (e.IsPromise)
             {
-                _exports[id].RefCount++;
+                d.SenderPromise = id;
             }
             else
             {
-                h.AddRef();
-                id = _exports.Add(new Export(h));
-                _exportIds[h] = id;
+                d.SenderHosted = id;
             }
+            return;
+        }
+        h.AddRef();
+        Task<CapabilityHook>? resolution = h.WhenResolved;
+        var export = new Export(h) { IsPromise = resolution is not null };
+        id = _exports.Add(export);
+        _exportIds[h] = id;
+        if (resolution is null)
+        {
             d.SenderHosted = id;
+            return;
+        }
+        d.SenderPromise = id;
+        _ = ResolveExportAsync(id, export, resolution);
+    }
+
+    /// <summary>Sends <c>Resolve</c> for an exported promise once it settles (unless the peer released it first).</summary>
+    private async Task ResolveExportAsync(uint id, Export export, Task<CapabilityHook> resolution)
+    {
+        RpcException? error = null;
+        try
+        {
+            await resolution.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            error = RpcException.From(e);
+        }
+        var m = new MessageBuilder(16);
+        try
+        {
+            P.Resolve.Builder r = m.InitRoot<P.Message.Builder>().InitResolve();
+            r.PromiseId = id;
+            lock (_sync)
+            {
+                if (_closed is not null || _exports.Find(id) != export)
+                {
+                    return; // released meanwhile: nothing to tell
+                }
+                CapabilityHook target = CapabilityHook.Shorten(export.Hook);
+                if (error is null && target is BrokenCapability broken)
+                {
+                    error = broken.Error;
+                }
+                if (error is not null)
+                {
+                    WriteException(r.InitException(), error);
+                }
+                else
+                {
+                    // (A promise settled into another promise is described as that one, with its own Resolve.)
+                    Describe(r.InitCap(), target);
+                }
+            }
+            await SendAsync(m).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+        }
+        finally
+        {
+            m.Dispose();
         }
     }
 
@@ -382,5 +493,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         public readonly CapabilityHook Hook = hook;
         public int RefCount = 1;
+
+        /// <summary>Exported as senderPromise: a Resolve follows once it settles.</summary>
+        public bool IsPromise;
     }
 }

@@ -59,6 +59,13 @@ public sealed class CallContext
         return new Capability(h);
     }
 
+    /// <summary>A client for capability <paramref name="index"/> of the params (a capability field); null for a null capability. Dispose it.</summary>
+    public TClient? GetParamClient<TClient>(uint? index) where TClient : CapabilityClient, ICapabilityClient<TClient> =>
+        index is uint i && GetParamCapability(i) is { } cap ? TClient.FromCapability(cap) : null;
+
+    /// <summary>Attaches a client's capability to the results (the client keeps its own reference).</summary>
+    public uint AddResultCapability(CapabilityClient client) => AddResultCapability(client.Capability);
+
     /// <summary>Attaches a capability to the results; write the returned index into a capability field.</summary>
     public uint AddResultCapability(Capability capability)
     {
@@ -75,6 +82,14 @@ public sealed class CallContext
             Interlocked.Exchange(ref _paramCaps[i], null)?.Release();
         }
     }
+}
+
+/// <summary>Helpers for generated server types.</summary>
+public static class RpcServers
+{
+    /// <summary>The error for a method (or interface) the server does not implement.</summary>
+    public static ValueTask Unimplemented(CallContext context, string what) =>
+        ValueTask.FromException(new RpcException(RpcErrorType.Unimplemented, $"{what} is not implemented by this server (interface 0x{context.InterfaceId:x16}, method {context.MethodId})"));
 }
 
 /// <summary>A capability served in this process: calls go straight to the server object, no serialization.</summary>

@@ -127,4 +127,38 @@ public sealed class ConnectionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 500).Select(i => i.ToString()), results);
         await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "no entries left");
     }
+
+    [Fact]
+    public async Task HundredThousandCallsPassingAndDroppingCapabilitiesBothWaysLeaveEveryTableAsItWas()
+    {
+        // Each round: makeCounter (a capability to us), a call on it, identity(ours) (a capability to
+        // the host and back), callBack(ours) (the host calls us): four calls, three capabilities moved.
+        var local = new TestServer();
+        using Capability mine = Capability.FromServer(local);
+        const int Rounds = 25_000;
+        for (int i = 0; i < Rounds; i++)
+        {
+            using (RpcRequest make = _main.NewRequest(TestServer.InterfaceId, 2))
+            {
+                make.Params.InitStruct(0, 0);
+                using RpcResponse r = await make.SendAsync();
+                using Capability counter = r.GetCapability(r.Results.GetStruct().ReadCapability(0)!.Value)!;
+                Assert.Equal("c", await TestServer.EchoAsync(counter, "c"));
+            }
+            using (RpcRequest identity = _main.NewRequest(TestServer.InterfaceId, 6))
+            {
+                identity.Params.InitStruct(0, 1).SetCapability(0, identity.AddCapability(mine));
+                using RpcResponse r = await identity.SendAsync();
+            }
+            using (RpcRequest call = _main.NewRequest(TestServer.InterfaceId, 3))
+            {
+                StructBuilder p = call.Params.InitStruct(0, 2);
+                p.SetCapability(0, call.AddCapability(mine));
+                p.SetText(1, "s");
+                using RpcResponse r = await call.SendAsync();
+            }
+        }
+        Assert.Equal(Rounds, local.Calls);
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "every table back to idle");
+    }
 }

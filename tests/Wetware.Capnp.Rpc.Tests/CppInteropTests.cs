@@ -39,88 +39,106 @@ public sealed class CppInteropPrograms
     public string Client => Path.Combine(Directory, "interop_client");
 }
 
-/// <summary>Our implementation of interop.capnp's Echo, mirroring interop_server.cpp.</summary>
-internal sealed class InteropEcho : IRpcServer
+/// <summary>Our implementation of interop.capnp's Echo, mirroring interop_server.cpp, on the generated server base.</summary>
+internal sealed class InteropEcho : Echo.Server
 {
     public int Calls;
     public readonly TaskCompletionSource SlowCanceled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public async ValueTask DispatchAsync(CallContext c)
+    public override ValueTask EchoAsync(Echo.EchoParams.Reader @params, Echo.EchoResults.Builder results, CallContext context)
     {
-        if (c.InterfaceId == Counter.TypeId)
-        {
-            throw new RpcException(RpcErrorType.Unimplemented, "not a counter");
-        }
-        if (c.InterfaceId != Echo.TypeId)
-        {
-            throw new RpcException(RpcErrorType.Unimplemented, $"unknown interface {c.InterfaceId:x}");
-        }
         Interlocked.Increment(ref Calls);
-        switch (c.MethodId)
+        results.SetText(@params.Text.ToString());
+        return ValueTask.CompletedTask;
+    }
+
+    public override ValueTask FailAsync(Echo.FailParams.Reader @params, Echo.FailResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        throw new RpcException(RpcErrorType.Failed, "requested failure: " + @params.Reason);
+    }
+
+    public override ValueTask MakeCounterAsync(Echo.MakeCounterParams.Reader @params, Echo.MakeCounterResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        using Counter.Client counter = Counter.Client.FromServer(new InteropCounter(@params.Start));
+        results.Counter = context.AddResultCapability(counter);
+        return ValueTask.CompletedTask;
+    }
+
+    public override async ValueTask CallBackAsync(Echo.CallBackParams.Reader @params, Echo.CallBackResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        using Echo.Client callback = context.GetParamClient<Echo.Client>(@params.Callback)
+            ?? throw new RpcException(RpcErrorType.Failed, "null callback");
+        using Response<Echo.EchoResults.Reader> r = await callback.EchoAsync("called back: " + @params.Text, context.CancellationToken);
+        results.SetText(r.Results.Text.ToString());
+    }
+
+    public override async ValueTask SlowAsync(Echo.SlowParams.Reader @params, Echo.SlowResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        try
         {
-            case Echo.Methods.Echo:
-                c.Results.InitStruct<Echo.EchoResults.Builder>().SetText(c.Params.GetStruct<Echo.EchoParams.Reader>().Text.ToString());
-                break;
-            case Echo.Methods.Fail:
-                throw new RpcException(RpcErrorType.Failed, "requested failure: " + c.Params.GetStruct<Echo.FailParams.Reader>().Reason);
-            case Echo.Methods.MakeCounter:
-            {
-                using Capability counter = Capability.FromServer(new InteropCounter(c.Params.GetStruct<Echo.MakeCounterParams.Reader>().Start));
-                Echo.MakeCounterResults.Builder r = c.Results.InitStruct<Echo.MakeCounterResults.Builder>();
-                r.Counter = c.AddResultCapability(counter);
-                break;
-            }
-            case Echo.Methods.CallBack:
-            {
-                Echo.CallBackParams.Reader p = c.Params.GetStruct<Echo.CallBackParams.Reader>();
-                using Capability callback = c.GetParamCapability(p.Callback ?? throw new RpcException(RpcErrorType.Failed, "no callback"))
-                    ?? throw new RpcException(RpcErrorType.Failed, "null callback");
-                string text = await InteropCalls.EchoAsync(callback, "called back: " + p.Text, c.CancellationToken);
-                c.Results.InitStruct<Echo.CallBackResults.Builder>().SetText(text);
-                break;
-            }
-            case Echo.Methods.Slow:
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, c.CancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    SlowCanceled.TrySetResult();
-                    throw;
-                }
-                break;
-            case Echo.Methods.Big:
-            {
-                uint size = c.Params.GetStruct<Echo.BigParams.Reader>().Size;
-                var data = new byte[size];
-                for (int i = 0; i < data.Length; i++)
-                {
-                    data[i] = (byte)(i * 7);
-                }
-                c.Results.InitStruct<Echo.BigResults.Builder>().SetData(data);
-                break;
-            }
-            case Echo.Methods.GetCalls:
-                c.Results.InitStruct<Echo.GetCallsResults.Builder>().Calls = (uint)Calls;
-                break;
-            default:
-                throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
         }
+        catch (OperationCanceledException)
+        {
+            SlowCanceled.TrySetResult();
+            throw;
+        }
+    }
+
+    public override ValueTask BigAsync(Echo.BigParams.Reader @params, Echo.BigResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        var data = new byte[@params.Size];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i * 7);
+        }
+        results.SetData(data);
+        return ValueTask.CompletedTask;
+    }
+
+    public override ValueTask DelayedCounterAsync(Echo.DelayedCounterParams.Reader @params, Echo.DelayedCounterResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        uint start = @params.Start;
+        int delay = (int)@params.DelayMs;
+        using Capability promised = Capability.FromPromise(Later());
+        results.Counter = context.AddResultCapability(promised);
+        return ValueTask.CompletedTask;
+
+        async Task<Capability> Later()
+        {
+            await Task.Delay(delay);
+            return Counter.Client.FromServer(new InteropCounter(start)).Capability;
+        }
+    }
+
+    public override ValueTask IdentityAsync(Echo.IdentityParams.Reader @params, Echo.IdentityResults.Builder results, CallContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        using Counter.Client? given = context.GetParamClient<Counter.Client>(@params.Counter);
+        results.Counter = given is null ? null : context.AddResultCapability(given);
+        return ValueTask.CompletedTask;
+    }
+
+    public override ValueTask GetCallsAsync(Echo.GetCallsParams.Reader @params, Echo.GetCallsResults.Builder results, CallContext context)
+    {
+        results.Calls = (uint)Volatile.Read(ref Calls);
+        return ValueTask.CompletedTask;
     }
 }
 
-internal sealed class InteropCounter(uint start) : IRpcServer
+internal sealed class InteropCounter(uint start) : Counter.Server
 {
     private uint _value = start;
 
-    public ValueTask DispatchAsync(CallContext c)
+    public override ValueTask IncrementAsync(Counter.IncrementParams.Reader @params, Counter.IncrementResults.Builder results, CallContext context)
     {
-        if (c.InterfaceId != Counter.TypeId || c.MethodId != Counter.Methods.Increment)
-        {
-            throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
-        }
-        c.Results.InitStruct<Counter.IncrementResults.Builder>().Value = Interlocked.Increment(ref _value);
+        results.Value = Interlocked.Increment(ref _value);
         return ValueTask.CompletedTask;
     }
 }
@@ -167,7 +185,7 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         string output = await stdout;
         Assert.True(exited, $"the C++ client hung; it printed:\n{output}");
         Assert.True(client.ExitCode == 0, $"C++ client failed:\n{output}\n{await stderr}");
-        foreach (string c in new[] { "echo", "fail", "capability", "pipelined", "callback", "big", "cancel" })
+        foreach (string c in new[] { "echo", "fail", "capability", "pipelined", "callback", "big", "cancel", "promise", "embargo" })
         {
             Assert.Contains($"ok {c}", output);
         }
@@ -303,6 +321,129 @@ public sealed class CppInteropTests(CppInteropPrograms programs) : IClassFixture
         var c = new RpcConnection(pipe);
         c.Start();
         return (c, await c.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task GeneratedClientPipelinesAndCallsBackAgainstTheCppServer()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, cap) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using var echo = new Echo.Client(cap);
+
+        // makeCounter and two increments on its not-yet-returned counter go out before any answer.
+        RpcCall<Echo.MakeCounterResults.Reader, Echo.MakeCounterResults.Pipeline> make = echo.MakeCounterAsync(100);
+        using (Counter.Client counter = make.Pipeline.GetCounter())
+        {
+            Task<Response<Counter.IncrementResults.Reader>> a = counter.IncrementAsync().AsTask();
+            Task<Response<Counter.IncrementResults.Reader>> b = counter.IncrementAsync().AsTask();
+            using Response<Counter.IncrementResults.Reader> ra = await a;
+            using Response<Counter.IncrementResults.Reader> rb = await b;
+            Assert.Equal((101u, 102u), (ra.Results.Value, rb.Results.Value));
+        }
+        (await make).Dispose();
+
+        var local = new InteropEcho();
+        using (var callback = Echo.Client.FromServer(local))
+        using (Response<Echo.CallBackResults.Reader> r = await echo.CallBackAsync(callback, "from C++"))
+        {
+            Assert.Equal("called back: from C++", r.Results.Text.ToString());
+        }
+        Assert.Equal(1, local.Calls);
+
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await echo.FailAsync("typed"));
+        Assert.Equal(RpcErrorType.Failed, e.Type);
+        Assert.Contains("typed", e.Reason);
+
+        using (Response<Echo.GetCallsResults.Reader> r = await echo.GetCallsAsync())
+        {
+            Assert.Equal(3u, r.Results.Calls); // makeCounter, callBack, fail
+        }
+    }
+
+    [Fact]
+    public async Task PipeliningAgainstTheCppServerSendsTheWholeChainBeforeAnyAnswer()
+    {
+        await using var server = new CppServer(programs.Server);
+        await using var tap = new WireTap(server.Port);
+        IDuplexPipe pipe = await TcpTransport.ConnectAsync(new IPEndPoint(IPAddress.Loopback, tap.Port));
+        await using var connection = new RpcConnection(pipe);
+        connection.Start();
+        using var echo = new Echo.Client(await connection.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Hold every answer back, then make a chain: makeCounter, and two increments on its result.
+        tap.CloseGate();
+        int before = tap.Sent.Count;
+        RpcCall<Echo.MakeCounterResults.Reader, Echo.MakeCounterResults.Pipeline> make = echo.MakeCounterAsync(100);
+        using Counter.Client counter = make.Pipeline.GetCounter();
+        Task<Response<Counter.IncrementResults.Reader>> first = counter.IncrementAsync().AsTask();
+        Task<Response<Counter.IncrementResults.Reader>> second = counter.IncrementAsync().AsTask();
+        for (int i = 0; i < 500 && tap.Sent.Skip(before).Count(m => m.Kind == Protocol.Message.Which.Call) < 3; i++)
+        {
+            await Task.Delay(10);
+        }
+        var calls = tap.Sent.Skip(before).Where(m => m.Kind == Protocol.Message.Which.Call).ToList();
+
+        // All three went out with no answer received: one round trip for the chain, not three.
+        Assert.Equal(3, calls.Count);
+        Assert.Equal(Protocol.MessageTarget.Which.ImportedCap, calls[0].Target);
+        Assert.All(calls.Skip(1), c =>
+        {
+            Assert.Equal(Protocol.MessageTarget.Which.PromisedAnswer, c.Target);
+            Assert.Equal(calls[0].Question, c.TargetQuestion);
+        });
+        Assert.False(first.IsCompleted);
+
+        tap.OpenGate();
+        using Response<Counter.IncrementResults.Reader> a = await first.WaitAsync(TimeSpan.FromSeconds(10));
+        using Response<Counter.IncrementResults.Reader> b = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((101u, 102u), (a.Results.Value, b.Results.Value));
+        (await make).Dispose();
+    }
+
+    [Fact]
+    public async Task PromisesFromTheCppServerResolveAndOurEmbargoKeepsCallOrder()
+    {
+        await using var server = new CppServer(programs.Server);
+        var (connection, cap) = await ConnectAsync(server);
+        await using RpcConnection _ = connection;
+        using var echo = new Echo.Client(cap);
+
+        // A promise (senderPromise) that the C++ side Resolves 100 ms later; calls before and after.
+        using (Response<Echo.DelayedCounterResults.Reader> r = await echo.DelayedCounterAsync(5, 100))
+        using (Counter.Client counter = r.GetClient<Counter.Client>(r.Results.Counter)!)
+        {
+            Task<Response<Counter.IncrementResults.Reader>> first = counter.IncrementAsync().AsTask();
+            using (Response<Counter.IncrementResults.Reader> v = await first)
+            {
+                Assert.Equal(6u, v.Results.Value);
+            }
+            await Task.Delay(150); // resolved by now: calls go to the resolution
+            using (Response<Counter.IncrementResults.Reader> v = await counter.IncrementAsync())
+            {
+                Assert.Equal(7u, v.Results.Value);
+            }
+        }
+
+        // identity(our counter): two increments pipelined through C++ and back, then one after the
+        // answer, straight to our object once the embargo lifts. The counter shows the order.
+        var mine = new InteropCounter(1000);
+        using (var local = Counter.Client.FromServer(mine))
+        {
+            RpcCall<Echo.IdentityResults.Reader, Echo.IdentityResults.Pipeline> call = echo.IdentityAsync(local);
+            using Counter.Client returned = call.Pipeline.GetCounter();
+            Task<Response<Counter.IncrementResults.Reader>> p1 = returned.IncrementAsync().AsTask();
+            Task<Response<Counter.IncrementResults.Reader>> p2 = returned.IncrementAsync().AsTask();
+            (await call).Dispose();
+            Task<Response<Counter.IncrementResults.Reader>> p3 = returned.IncrementAsync().AsTask();
+            uint[] values = [(await p1).Results.Value, (await p2).Results.Value, (await p3).Results.Value];
+            Assert.Equal([1001u, 1002u, 1003u], values);
+        }
+        for (int i = 0; i < 200 && connection.Counts.Embargoes != 0; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(0, connection.Counts.Embargoes);
     }
 
     [Fact]

@@ -139,4 +139,72 @@ public sealed class HostilePeerTests
         Assert.Contains("no bootstrap", r.Return.Exception.Reason.ToString());
         await c.DisposeAsync();
     }
+
+    [Fact]
+    public async Task EchoOfAnEmbargoNeverSentAborts()
+    {
+        var (c, peer) = await StartAsync();
+        await SendAsync(peer, m =>
+        {
+            P.Disembargo.Builder d = m.InitDisembargo();
+            d.InitTarget().ImportedCap = 0;
+            P.Disembargo.Context.Builder ctx = d.Context;
+            ctx.ReceiverLoopback = 3;
+        });
+        Assert.Contains("embargo 3", await AbortReasonAsync(peer));
+        await c.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ReceiverAnswerNamingNoAnswerAborts()
+    {
+        var (c, peer) = await StartAsync();
+        await SendAsync(peer, m => m.InitBootstrap().QuestionId = 0);
+        await SendAsync(peer, m =>
+        {
+            P.Call.Builder call = m.InitCall();
+            call.QuestionId = 1;
+            call.InterfaceId = TestServer.InterfaceId;
+            call.MethodId = 6;
+            call.InitTarget().InitPromisedAnswer().QuestionId = 0;
+            P.Payload.Builder p = call.InitParams();
+            p.Content.InitStruct(0, 1).SetCapability(0, 0);
+            p.InitCapTable(1)[0].InitReceiverAnswer().QuestionId = 40;
+        });
+        Assert.Contains("question 40", await AbortReasonAsync(peer));
+        await c.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task FinishBeforeTheAnswerIsReadyReturnsCanceled()
+    {
+        var server = new TestServer();
+        var (a, peer) = DuplexPipe.CreatePair();
+        using Capability bootstrap = Capability.FromServer(server);
+        await using var c = new RpcConnection(a, bootstrap);
+        c.Start();
+        await SendAsync(peer, m => m.InitBootstrap().QuestionId = 0);
+        await SendAsync(peer, m =>
+        {
+            P.Call.Builder call = m.InitCall();
+            call.QuestionId = 1;
+            call.InterfaceId = TestServer.InterfaceId;
+            call.MethodId = 4; // slow: waits until canceled
+            call.InitTarget().InitPromisedAnswer().QuestionId = 0;
+            call.InitParams();
+        });
+        await server.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await SendAsync(peer, m => m.InitFinish().QuestionId = 1);
+        await server.SlowCanceled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            using MessageReader? m = await Framing.ReadMessageAsync(peer.Input).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            P.Message.Reader r = m!.GetRoot<P.Message.Reader>();
+            if (r.Which == P.Message.Which.Return && r.Return.AnswerId == 1)
+            {
+                Assert.Equal(P.Return.Which.Canceled, r.Return.Which);
+                break;
+            }
+        }
+    }
 }

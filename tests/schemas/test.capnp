@@ -175,6 +175,25 @@ interface Calculator {
   }
 }
 
+# Inheritance: a client and a server of ScientificCalculator also serve its superclasses' methods.
+interface Named {
+  name @0 () -> (name :Text);
+}
+
+interface ScientificCalculator extends(Calculator, Named) {
+  sqrt @0 (value :Float64) -> (value :Float64);
+  newPipeline @1 () -> (pipeline :Pipeline);                 # RPC-generated names in the schema
+}
+
+struct Pipeline {                                            # a struct named like the generated nested type
+  calculator @0 :ScientificCalculator;
+  inner @1 :Pipeline;
+}
+
+interface Server {                                           # an interface named like the generated server base
+  client @0 () -> (server :Server);
+}
+
 # --- layout-compatible views of Anything -----------------------------------------------
 # The text format cannot put a value in an AnyPointer, AnyStruct or AnyList field
 # (`capnp convert` answers "Type mismatch; expected AnyPointer"). These structs have

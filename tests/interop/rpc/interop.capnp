@@ -9,6 +9,8 @@ interface Echo {
   slow @4 () -> ();
   big @5 (size :UInt32) -> (data :Data);
   getCalls @6 () -> (calls :UInt32);
+  delayedCounter @7 (start :UInt32, delayMs :UInt32) -> (counter :Counter);  # counter is a promise for delayMs
+  identity @8 (counter :Counter) -> (counter :Counter);                      # hands the caller's capability back
 }
 
 interface Counter {

@@ -7,6 +7,17 @@
 #include <cstdio>
 #include <string>
 
+class LocalCounter final : public Counter::Server {
+ public:
+  explicit LocalCounter(uint32_t start) : value(start) {}
+  kj::Promise<void> increment(IncrementContext context) override {
+    context.getResults().setValue(++value);
+    return kj::READY_NOW;
+  }
+ private:
+  uint32_t value;
+};
+
 class LocalEcho final : public Echo::Server {
  public:
   int calls = 0;
@@ -96,6 +107,30 @@ int main(int argc, char** argv) {
     auto req = echo.echoRequest();
     req.setText("after cancel");
     KJ_REQUIRE(req.send().wait(ws).getText() == "after cancel");
+  });
+  run("promise", [&] {
+    // The counter comes back as a promise (senderPromise) that resolves 50 ms later; calls wait for it.
+    auto req = echo.delayedCounterRequest();
+    req.setStart(5);
+    req.setDelayMs(50);
+    auto counter = req.send().wait(ws).getCounter();
+    KJ_REQUIRE(counter.incrementRequest().send().wait(ws).getValue() == 6);
+    KJ_REQUIRE(counter.incrementRequest().send().wait(ws).getValue() == 7);
+  });
+  run("embargo", [&] {
+    // identity(our own counter): calls pipelined on the result go out and come back; calls after the
+    // result arrives go straight to the local object, and must not overtake them (Disembargo).
+    Counter::Client mine = kj::heap<LocalCounter>(1000);
+    auto req = echo.identityRequest();
+    req.setCounter(mine);
+    auto promise = req.send();
+    auto returned = promise.getCounter();
+    auto p1 = returned.incrementRequest().send();
+    auto p2 = returned.incrementRequest().send();
+    promise.wait(ws);
+    auto p3 = returned.incrementRequest().send();
+    uint32_t v1 = p1.wait(ws).getValue(), v2 = p2.wait(ws).getValue(), v3 = p3.wait(ws).getValue();
+    KJ_REQUIRE(v1 == 1001 && v2 == 1002 && v3 == 1003, v1, v2, v3);
   });
   if (argc > 2) {
     // Storm: pass and drop capabilities both ways, many times, one call at a time.

@@ -2,6 +2,8 @@
 // Usage: interop_server PORT   (0 picks one; prints "port N" once listening)
 #include "interop.capnp.h"
 #include <capnp/ez-rpc.h>
+#include <kj/async-io.h>
+#include <kj/timer.h>
 #include <kj/async.h>
 #include <cstdio>
 #include <string>
@@ -16,6 +18,8 @@ class CounterImpl final : public Counter::Server {
  private:
   uint32_t value;
 };
+
+static kj::Timer* timer = nullptr;
 
 class EchoImpl final : public Echo::Server {
  public:
@@ -52,6 +56,21 @@ class EchoImpl final : public Echo::Server {
     for (size_t i = 0; i < data.size(); i++) data[i] = (kj::byte)(i * 7);
     return kj::READY_NOW;
   }
+  kj::Promise<void> delayedCounter(DelayedCounterContext context) override {
+    ++calls;
+    auto params = context.getParams();
+    uint32_t start = params.getStart();
+    // The result is a promise capability: the C++ RPC system exports it as senderPromise, then Resolves it.
+    Counter::Client promised = timer->afterDelay(params.getDelayMs() * kj::MILLISECONDS)
+        .then([start]() -> Counter::Client { return kj::heap<CounterImpl>(start); });
+    context.getResults().setCounter(kj::mv(promised));
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> identity(IdentityContext context) override {
+    ++calls;
+    context.getResults().setCounter(context.getParams().getCounter());
+    return kj::READY_NOW;
+  }
   kj::Promise<void> getCalls(GetCallsContext context) override {
     context.getResults().setCalls(calls);
     return kj::READY_NOW;
@@ -66,6 +85,7 @@ int main(int argc, char** argv) {
   options.traversalLimitInWords = 64 * 1024 * 1024;
   capnp::EzRpcServer server(kj::heap<EchoImpl>(), "127.0.0.1:" + port, 0, options);
   auto& waitScope = server.getWaitScope();
+  timer = &server.getIoProvider().getTimer();
   uint p = server.getPort().wait(waitScope);
   std::printf("port %u\n", p);
   std::fflush(stdout);

@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Reflection;
+using Module = Wasmtime.Module;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Wasmtime;
+using Wetware.Cells.Wasi;
+
+namespace Wetware.Cells;
+
+/// <summary>Settings shared by every cell of one <see cref="CellEngine"/>.</summary>
+public sealed class CellEngineOptions
+{
+    /// <summary>The default cap on a module's size (shared/spec/README.md).</summary>
+    public const long DefaultMaxModuleBytes = 32L * 1024 * 1024;
+
+    /// <summary>
+    /// Keep DWARF (wasm debug info) so traps show source lines (<c>ww run --wasm-debug</c>). Wasmtime takes this
+    /// from the process environment (WASMTIME_BACKTRACE_DETAILS), which each new engine therefore sets.
+    /// </summary>
+    public bool WasmDebug { get; init; }
+
+    /// <summary>Where compiled modules are kept between runs. Null: compile once per engine, keep nothing on disk.</summary>
+    public ModuleCache? Cache { get; init; } = new ModuleCache(ModuleCache.DefaultDirectory);
+
+    /// <summary>Larger modules are refused before compiling.</summary>
+    public long MaxModuleBytes { get; init; } = DefaultMaxModuleBytes;
+}
+
+/// <summary>
+/// Runs cells: one Wasmtime engine with our WASI on one linker, compiled modules by content hash (in memory
+/// and in a <see cref="ModuleCache"/>), and the epoch ticker that lets a kill stop a guest in a loop.
+/// Each guest gets its own store and its own thread. Disposing the engine kills what still runs.
+/// </summary>
+public sealed partial class CellEngine : IDisposable
+{
+    /// <summary>How often the epoch advances while cells run: a kill lands within about one interval.</summary>
+    internal static readonly TimeSpan EpochInterval = TimeSpan.FromMilliseconds(5);
+
+    private const int MemoryCacheEntries = 64;
+    private const int CellThreadStackBytes = 4 * 1024 * 1024;
+
+    private static readonly object ConfigGate = new();
+    private readonly Engine _engine;
+    private readonly Linker _linker;
+    private readonly EpochTicker _ticker;
+    private readonly ModuleCache? _cache;
+    private readonly long _maxModuleBytes;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Module> _modules = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Cell, byte> _running = new();
+    private bool _disposed;
+
+    /// <param name="options">Engine-wide settings; null for the defaults.</param>
+    /// <param name="logger">Receives traps (with backtraces), compilations and cache problems.</param>
+    public CellEngine(CellEngineOptions? options = null, ILogger? logger = null)
+    {
+        options ??= new CellEngineOptions();
+        _logger = logger ?? NullLogger.Instance;
+        _cache = options.Cache;
+        _maxModuleBytes = options.MaxModuleBytes;
+        lock (ConfigGate)
+        {
+            // Source lines in trap backtraces need Wasmtime's WASMTIME_BACKTRACE_DETAILS, which it reads from
+            // the native environment when a Config is made (the C API has no setter for it).
+            NativeEnvironment.Set("WASMTIME_BACKTRACE_DETAILS", options.WasmDebug ? "1" : "0");
+            using var config = new Config();
+            config.WithEpochInterruption(true);
+            config.WithDebugInfo(options.WasmDebug);
+            _engine = new Engine(config);
+        }
+        _linker = new Linker(_engine);
+        WasiPreview1.Define(_linker);
+        _ticker = new EpochTicker(_engine, EpochInterval);
+        EngineKey = $"wasmtime-{WasmtimeVersion}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}{(options.WasmDebug ? "-dwarf" : "")}";
+    }
+
+    /// <summary>The Wasmtime release this engine runs ("50.0.1").</summary>
+    public static string WasmtimeVersion { get; } =
+        (typeof(Engine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? typeof(Engine).Assembly.GetName().Version?.ToString() ?? "unknown").Split('+')[0];
+
+    /// <summary>The part of the cache key that names the compiler and its settings.</summary>
+    internal string EngineKey { get; }
+
+    internal int Compilations;
+    internal int DiskCacheHits;
+
+    internal Engine Engine => _engine;
+
+    internal Linker Linker => _linker;
+
+    internal EpochTicker Ticker => _ticker;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>
+    /// Starts a guest on its own thread and returns once it runs (its <c>_start</c> is called). Compiling,
+    /// or loading the compiled module from the cache, happens first on that thread; <paramref name="wasm"/>
+    /// must stay unchanged until this returns.
+    /// </summary>
+    /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not
+    /// give (<c>unknown import: module.name</c>), lacks <c>_start</c> or <c>memory</c>, or cannot be instantiated.</exception>
+    public async Task<Cell> StartAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (wasm.Length > _maxModuleBytes)
+        {
+            Log.LimitReached(_logger, "module size", _maxModuleBytes, wasm.Length);
+            throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
+        }
+        var cell = new Cell(this, wasm, options);
+        lock (_running)
+        {
+            // Under the same lock as Dispose's snapshot: no cell starts on an engine being freed.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _running[cell] = 0;
+        }
+        var thread = new Thread(cell.ThreadMain, CellThreadStackBytes)
+        {
+            IsBackground = true,
+            Name = "cell " + options.Name,
+        };
+        thread.Start();
+        try
+        {
+            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Nobody will hold this cell: do not leave it running.
+            cell.Kill();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
+    public async Task<CellResult> RunAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        Cell cell = await StartAsync(wasm, options, cancellationToken).ConfigureAwait(false);
+        using (cancellationToken.Register(cell.Kill))
+        {
+            return await cell.Completion.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Kills every cell still running, waits (bounded) for them, and frees the engine.</summary>
+    public void Dispose()
+    {
+        Cell[] running;
+        lock (_running)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            running = [.. _running.Keys];
+        }
+        foreach (Cell cell in running)
+        {
+            cell.Kill();
+        }
+        Task.WaitAll([.. running.Select(c => c.Ended)], TimeSpan.FromSeconds(5));
+        _ticker.Dispose();
+        if (_running.IsEmpty)
+        {
+            // Native objects go only when no cell can still touch them.
+            _linker.Dispose();
+            _engine.Dispose();
+        }
+    }
+
+    internal void Forget(Cell cell) => _running.TryRemove(cell, out _);
+
+    /// <summary>The compiled module for these bytes: from memory, from the disk cache, or compiled now.</summary>
+    internal Module LoadModule(ReadOnlySpan<byte> wasm)
+    {
+        string hash = Convert.ToHexStringLower(SHA256.HashData(wasm));
+        if (_modules.TryGetValue(hash, out Module? module))
+        {
+            return module;
+        }
+        module = FromDiskCache(hash) ?? Compile(wasm, hash);
+        CheckInterface(module);
+        if (_modules.Count >= MemoryCacheEntries)
+        {
+            // A crude bound: forget everything; modules in use stay alive through their cells.
+            _modules.Clear();
+        }
+        return _modules.GetOrAdd(hash, module);
+    }
+
+    private Module? FromDiskCache(string hash)
+    {
+        if (_cache?.TryRead(EngineKey, hash, _logger) is not { } payload)
+        {
+            return null;
+        }
+        try
+        {
+            Module module = Module.Deserialize(_engine, hash[..16], payload);
+            Interlocked.Increment(ref DiskCacheHits);
+            return module;
+        }
+        catch (WasmtimeException e)
+        {
+            // Checksummed but not loadable: written by another Wasmtime build or setting.
+            Log.CacheEntryRejected(_logger, _cache.EntryPath(EngineKey, hash), e.Message);
+            return null;
+        }
+    }
+
+    private Module Compile(ReadOnlySpan<byte> wasm, string hash)
+    {
+        long started = Stopwatch.GetTimestamp();
+        Module module;
+        try
+        {
+            module = Module.FromBytes(_engine, hash[..16], wasm);
+        }
+        catch (WasmtimeException e)
+        {
+            throw new CellStartException($"invalid module: {e.Message}", e);
+        }
+        Interlocked.Increment(ref Compilations);
+        Log.Compiled(_logger, hash, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        _cache?.Write(EngineKey, hash, module.Serialize(), _logger);
+        return module;
+    }
+
+    /// <summary>guest-abi.md: imports only from wasi_snapshot_preview1, exports <c>_start</c> and <c>memory</c>.</summary>
+    private static void CheckInterface(Module module)
+    {
+        foreach (Import import in module.Imports)
+        {
+            if (import.ModuleName != WasiPreview1.ModuleName || !WasiPreview1.FunctionNames.Contains(import.Name) || import is not FunctionImport)
+            {
+                throw new CellStartException($"unknown import: {import.ModuleName}.{import.Name}");
+            }
+        }
+        if (!module.Exports.Any(e => e is FunctionExport && e.Name == "_start"))
+        {
+            throw new CellStartException("the module does not export a _start function");
+        }
+        if (!module.Exports.Any(e => e is MemoryExport && e.Name == "memory"))
+        {
+            throw new CellStartException("the module does not export its memory as \"memory\"");
+        }
+    }
+
+    /// <summary>
+    /// The process environment as native code sees it: on Unix, .NET's Environment.SetEnvironmentVariable
+    /// changes only a managed copy, while Wasmtime (Rust) reads the C library's.
+    /// </summary>
+    private static partial class NativeEnvironment
+    {
+        public static void Set(string name, string value)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+            else
+            {
+                _ = SetEnv(name, value, 1);
+            }
+        }
+
+        [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int SetEnv(string name, string value, int overwrite);
+    }
+}
