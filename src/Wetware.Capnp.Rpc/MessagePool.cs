@@ -1,41 +1,42 @@
 namespace Wetware.Capnp.Rpc;
 
 /// <summary>
-/// Builders for the messages connections write and forget (Return, Finish, Release), shared by
-/// every connection: a cleared builder keeps its first segment, so a call allocates no builder and
-/// zeroes no fresh 8 KiB segment (only the bytes the last message used). Bounded: builders beyond
-/// the capacity are disposed.
+/// One connection's builders for the messages it writes and forgets (Return, Finish, Release): a
+/// cleared builder keeps its first segment, so a call allocates no builder and zeroes no fresh
+/// segment (only the bytes the last message used). Per connection, not shared, so a builder only
+/// ever carries this connection's messages. Bounded: builders beyond the capacity are disposed,
+/// and bigger messages grow into extra segments, which go back to the array pool when cleared.
 /// </summary>
-internal static class MessagePool
+internal sealed class MessagePool
 {
-    private const int Capacity = 64;
-    private static readonly object Sync = new();
-    private static readonly MessageBuilder?[] Items = new MessageBuilder?[Capacity];
-    private static int _count;
+    private const int Capacity = 16;
+    private const int FirstSegmentWords = 128;
+    private readonly MessageBuilder?[] _items = new MessageBuilder?[Capacity];
+    private int _count;
 
-    public static MessageBuilder Rent()
+    public MessageBuilder Rent()
     {
-        lock (Sync)
+        lock (_items)
         {
             if (_count > 0)
             {
-                MessageBuilder m = Items[--_count]!;
-                Items[_count] = null;
+                MessageBuilder m = _items[--_count]!;
+                _items[_count] = null;
                 return m;
             }
         }
-        return new MessageBuilder();
+        return new MessageBuilder(FirstSegmentWords);
     }
 
-    /// <summary>Takes the builder back; nothing may read it any more.</summary>
-    public static void Return(MessageBuilder message)
+    /// <summary>Takes the builder back; nothing may read or write it any more.</summary>
+    public void Return(MessageBuilder message)
     {
         message.Clear(); // keeps the first segment, gives the others back to the array pool
-        lock (Sync)
+        lock (_items)
         {
             if (_count < Capacity)
             {
-                Items[_count++] = message;
+                _items[_count++] = message;
                 return;
             }
         }

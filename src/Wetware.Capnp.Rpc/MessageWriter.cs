@@ -8,7 +8,7 @@ namespace Wetware.Capnp.Rpc;
 /// with the next single flush (one write for many pipelined calls or returns, instead of one each).
 /// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
 /// </summary>
-internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool)
 {
     private readonly object _sync = new();
     private List<Pending> _queue = [];
@@ -27,7 +27,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     private bool _completing;
     private bool _completed;
 
-    /// <param name="Posted">Nobody waits for it: the writer gives the message back to <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
+    /// <param name="Posted">Nobody waits for it: the writer gives the message back to the connection's <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
     private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep);
 
     /// <summary>
@@ -57,7 +57,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
 
     /// <summary>
     /// Sends <paramref name="message"/> without anyone waiting for it (Finish, Return, Release): the
-    /// writer owns it from now on and gives it back to <see cref="MessagePool"/> once it is in the
+    /// writer owns it from now on and gives it back to the connection's <see cref="MessagePool"/> once it is in the
     /// transport's buffer, unless <paramref name="keep"/> (someone else still reads it). A failure
     /// to send is the connection's, which closes.
     /// </summary>
@@ -240,11 +240,11 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
         }
     }
 
-    private static void Recycle(Pending p)
+    private void Recycle(Pending p)
     {
         if (p.Posted && !p.Keep)
         {
-            MessagePool.Return(p.Message);
+            pool.Return(p.Message);
         }
     }
 

@@ -58,7 +58,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Releases what an answer kept for pipelining, once the caller has finished with it.</summary>
-    private static void DropAnswer(Answer answer)
+    private void DropAnswer(Answer answer)
     {
         CapabilityHook?[] caps = answer.Caps;
         answer.Caps = [];
@@ -68,7 +68,7 @@ public sealed partial class RpcConnection
         }
         if (answer.Message is { } reply)
         {
-            MessagePool.Return(reply);
+            _messages.Return(reply);
         }
         answer.Message = null;
         answer.Cancel.Dispose();
@@ -376,7 +376,7 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Bootstrap reuses question id {id}, which is still in use");
             }
         }
-        MessageBuilder reply = MessagePool.Rent();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -509,7 +509,7 @@ public sealed partial class RpcConnection
 
     private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
     {
-        MessageBuilder reply = MessagePool.Rent();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -555,8 +555,8 @@ public sealed partial class RpcConnection
         }
         catch (Exception e)
         {
-            MessagePool.Return(reply);
-            reply = MessagePool.Rent();
+            _messages.Return(reply);
+            reply = _messages.Rent();
             P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
@@ -626,7 +626,7 @@ public sealed partial class RpcConnection
 
     private Task ReturnExceptionAsync(uint id, Answer answer, RpcException error)
     {
-        MessageBuilder reply = MessagePool.Rent();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -641,7 +641,7 @@ public sealed partial class RpcConnection
         if (answer.ResultsToYourself && answer.HasOutcome && answer.Error is null)
         {
             // The results stay with the answer for the peer to take; the Return only says so.
-            MessageBuilder elsewhere = MessagePool.Rent();
+            MessageBuilder elsewhere = _messages.Rent();
             P.Return.Builder r = elsewhere.InitRoot<P.Message.Builder>().InitReturn();
             r.AnswerId = id;
             r.ReleaseParamCaps = false;
@@ -649,7 +649,7 @@ public sealed partial class RpcConnection
             _writer.Post(elsewhere, _returnWritten ??= ReturnWritten, answer);
             if (!ReferenceEquals(answer.Message, reply))
             {
-                MessagePool.Return(reply);
+                _messages.Return(reply);
             }
             return Task.CompletedTask;
         }
@@ -1217,7 +1217,7 @@ public sealed partial class RpcConnection
     /// <summary>Sends Release. The message is queued (posted), so the returned task is already complete.</summary>
     private Task SendReleaseAsync(uint id, int count)
     {
-        MessageBuilder m = MessagePool.Rent();
+        MessageBuilder m = _messages.Rent();
         P.Release.Builder r = m.InitRoot<P.Message.Builder>().InitRelease();
         r.Id = id;
         r.ReferenceCount = (uint)count;

@@ -29,6 +29,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly RpcConnectionOptions _options;
     private readonly object _sync = new();
     private readonly MessageWriter _writer;
+    private readonly MessagePool _messages = new();
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -43,7 +44,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
-        _writer = new MessageWriter(transport.Output, ThrowIfClosed);
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
@@ -345,7 +346,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         {
             _writer.Post(b);
         }
-        MessageBuilder m = MessagePool.Rent();
+        MessageBuilder m = _messages.Rent();
         P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
         f.QuestionId = questionId;
         // Capabilities in results are released one by one (Release), as the C++ implementation does.
