@@ -22,7 +22,7 @@ internal sealed class EchoServer : IRpcServer
     /// <summary>The <c>--serve</c> mode: serves echo on every connection to a loopback port until stdin closes.</summary>
     public static async Task<int> ServeAsync()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen();
         using Capability echo = Capability.FromServer(new EchoServer());

@@ -19,19 +19,11 @@ internal static class InProcess
         client.Start();
         using Capability echo = await client.BootstrapAsync().ConfigureAwait(false);
 
-        for (int i = 0; i < warmupCalls; i++)
-        {
-            await EchoClient.EchoAsync(echo).ConfigureAwait(false);
-        }
+        await EchoClient.SequentialAsync(echo, long.MaxValue, new long[warmupCalls]).ConfigureAwait(false);
         var ticks = new long[calls];
         // Every thread's allocations (client, server, pipes, thread pool), not just this one's.
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < calls; i++)
-        {
-            long t = Stopwatch.GetTimestamp();
-            await EchoClient.EchoAsync(echo).ConfigureAwait(false);
-            ticks[i] = Stopwatch.GetTimestamp() - t;
-        }
+        await EchoClient.SequentialAsync(echo, long.MaxValue, ticks).ConfigureAwait(false);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         Array.Sort(ticks);
         return new Result(calls, Micros(ticks[calls / 2]), Micros(ticks[(int)(calls * 0.99)]), (double)allocated / calls);

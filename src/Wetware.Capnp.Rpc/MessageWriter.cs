@@ -8,13 +8,13 @@ namespace Wetware.Capnp.Rpc;
 /// with the next single flush (one write for many pipelined calls or returns, instead of one each).
 /// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
 /// </summary>
-internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool)
 {
     private readonly object _sync = new();
     private List<Pending> _queue = [];
     private List<Pending>? _spare = [];
 
-    /// <summary>Completes when the queued messages have been flushed (one for the whole queue).</summary>
+    /// <summary>Completes when the queued messages have been flushed (one for the whole queue; none if no one waits).</summary>
     private TaskCompletionSource? _queueFlushed;
 
     /// <summary>A sender owns the output (writing or flushing); others queue.</summary>
@@ -27,7 +27,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     private bool _completing;
     private bool _completed;
 
-    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State);
+    /// <param name="Posted">Nobody waits for it: the writer gives the message back to the connection's <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
+    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep);
 
     /// <summary>
     /// Writes and flushes <paramref name="message"/>, which must stay alive until the task completes.
@@ -44,14 +45,40 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
             }
             if (_busy || _corked)
             {
-                _queue.Add(new Pending(message, written, state));
+                _queue.Add(new Pending(message, written, state, Posted: false, Keep: true));
                 // Continuations run inline when the batch is flushed: only this library's own send paths
                 // await these tasks, and they only queue more messages or update tables.
                 return (_queueFlushed ??= new TaskCompletionSource()).Task;
             }
             _busy = true;
         }
-        return WriteOwnAsync(message, written, state);
+        return WriteOwnAsync(new Pending(message, written, state, Posted: false, Keep: true));
+    }
+
+    /// <summary>
+    /// Sends <paramref name="message"/> without anyone waiting for it (Finish, Return, Release): the
+    /// writer owns it from now on and gives it back to the connection's <see cref="MessagePool"/> once it is in the
+    /// transport's buffer, unless <paramref name="keep"/> (someone else still reads it). A failure
+    /// to send is the connection's, which closes.
+    /// </summary>
+    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false)
+    {
+        var p = new Pending(message, written, state, Posted: true, keep);
+        lock (_sync)
+        {
+            if (_completed)
+            {
+                Recycle(p);
+                return;
+            }
+            if (_busy || _corked)
+            {
+                _queue.Add(p);
+                return;
+            }
+            _busy = true;
+        }
+        _ = WriteOwnAsync(p);
     }
 
     /// <summary>
@@ -70,7 +97,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     public void Uncork()
     {
         List<Pending> queue;
-        TaskCompletionSource flushed;
+        TaskCompletionSource? flushed;
         lock (_sync)
         {
             _corked = false;
@@ -104,12 +131,16 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
         }
     }
 
-    private async Task WriteOwnAsync(MessageBuilder message, Action<object?>? written, object? state)
+    private async Task WriteOwnAsync(Pending p)
     {
         try
         {
-            Write(message, written, state);
+            Write(p);
             await FlushAsync().ConfigureAwait(false);
+        }
+        catch when (p.Posted)
+        {
+            // Nobody waits: the connection's read loop sees the broken transport and closes it.
         }
         finally
         {
@@ -122,22 +153,27 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     }
 
     /// <summary>Writes queued batches, one flush each, until the queue is empty.</summary>
-    private async Task DrainAsync(List<Pending> queue, TaskCompletionSource flushed)
+    private async Task DrainAsync(List<Pending> queue, TaskCompletionSource? flushed)
     {
         while (true)
         {
+            int written = 0;
             try
             {
-                foreach (Pending p in queue)
+                for (; written < queue.Count; written++)
                 {
-                    Write(p.Message, p.Written, p.State);
+                    Write(queue[written]);
                 }
                 await FlushAsync().ConfigureAwait(false);
-                flushed.TrySetResult();
+                flushed?.TrySetResult();
             }
             catch (Exception e)
             {
-                flushed.TrySetException(e);
+                for (int i = written + 1; i < queue.Count; i++)
+                {
+                    Recycle(queue[i]);
+                }
+                flushed?.TrySetException(e);
             }
             queue.Clear();
             lock (_sync)
@@ -153,7 +189,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     }
 
     /// <summary>Called by the owner when done: hands it the queue, or gives up the output (completing it if asked).</summary>
-    private (List<Pending> Queue, TaskCompletionSource Flushed)? NextBatch()
+    private (List<Pending> Queue, TaskCompletionSource? Flushed)? NextBatch()
     {
         bool complete = false;
         lock (_sync)
@@ -179,21 +215,37 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed)
     }
 
     /// <summary>The queue, for its new owner to write (under the lock).</summary>
-    private (List<Pending> Queue, TaskCompletionSource Flushed) TakeQueue()
+    private (List<Pending> Queue, TaskCompletionSource? Flushed) TakeQueue()
     {
         List<Pending> queue = _queue;
         _queue = _spare ?? [];
         _spare = null; // the batch comes back as the spare once written
-        TaskCompletionSource flushed = _queueFlushed!;
+        TaskCompletionSource? flushed = _queueFlushed;
         _queueFlushed = null;
         return (queue, flushed);
     }
 
-    private void Write(MessageBuilder message, Action<object?>? written, object? state)
+    /// <summary>Writes one message to the transport's buffer; a posted one is recycled, written or not.</summary>
+    private void Write(Pending p)
     {
-        throwIfClosed();
-        Framing.Write(output, message);
-        written?.Invoke(state);
+        try
+        {
+            throwIfClosed();
+            Framing.Write(output, p.Message);
+            p.Written?.Invoke(p.State);
+        }
+        finally
+        {
+            Recycle(p);
+        }
+    }
+
+    private void Recycle(Pending p)
+    {
+        if (p.Posted && !p.Keep)
+        {
+            pool.Return(p.Message);
+        }
     }
 
     private async ValueTask FlushAsync()

@@ -11,6 +11,8 @@ public sealed partial class RpcConnection
 
     private sealed class Answer
     {
+        /// <summary>The question id, set when the Return is sent.</summary>
+        public uint Id;
         public bool Returned;
         public bool Finished;
         public readonly CancellationTokenSource Cancel = new();
@@ -56,7 +58,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Releases what an answer kept for pipelining, once the caller has finished with it.</summary>
-    private static void DropAnswer(Answer answer)
+    private void DropAnswer(Answer answer)
     {
         CapabilityHook?[] caps = answer.Caps;
         answer.Caps = [];
@@ -64,7 +66,10 @@ public sealed partial class RpcConnection
         {
             h?.Release();
         }
-        answer.Message?.Dispose();
+        if (answer.Message is { } reply)
+        {
+            _messages.Return(reply);
+        }
         answer.Message = null;
         answer.Cancel.Dispose();
     }
@@ -371,7 +376,7 @@ public sealed partial class RpcConnection
                 throw new ProtocolViolation($"Bootstrap reuses question id {id}, which is still in use");
             }
         }
-        var reply = new MessageBuilder();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -504,28 +509,20 @@ public sealed partial class RpcConnection
 
     private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
     {
-        var reply = new MessageBuilder();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         P.Payload.Builder payload = default;
-        bool hasResults = false;
         CallContext? context = null;
         try
         {
             if (target is LocalCapability local)
             {
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, () =>
-                {
-                    payload = r.InitResults();
-                    hasResults = true;
-                    return payload.Content;
-                }, answer.Cancel.Token);
+                // The results are initialized up front (a Return carries them even if the server writes none).
+                payload = r.InitResults();
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
-                if (!hasResults)
-                {
-                    payload = r.InitResults();
-                }
                 ExportResults(answer, payload, context.ResultCaps);
                 SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
                 context.ResultCaps.Clear(); // now owned by the answer
@@ -558,8 +555,8 @@ public sealed partial class RpcConnection
         }
         catch (Exception e)
         {
-            reply.Dispose();
-            reply = new MessageBuilder();
+            _messages.Return(reply);
+            reply = _messages.Rent();
             P.Return.Builder er = reply.InitRoot<P.Message.Builder>().InitReturn();
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
@@ -629,7 +626,7 @@ public sealed partial class RpcConnection
 
     private Task ReturnExceptionAsync(uint id, Answer answer, RpcException error)
     {
-        var reply = new MessageBuilder();
+        MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
         r.AnswerId = id;
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
@@ -637,57 +634,49 @@ public sealed partial class RpcConnection
         return SendReturnAsync(id, answer, reply);
     }
 
-    private async Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
+    /// <summary>Sends a Return. The message is queued (posted), so the returned task is already complete.</summary>
+    private Task SendReturnAsync(uint id, Answer answer, MessageBuilder reply)
     {
-        MessageBuilder? elsewhere = null;
+        answer.Id = id;
         if (answer.ResultsToYourself && answer.HasOutcome && answer.Error is null)
         {
             // The results stay with the answer for the peer to take; the Return only says so.
-            elsewhere = new MessageBuilder(8);
+            MessageBuilder elsewhere = _messages.Rent();
             P.Return.Builder r = elsewhere.InitRoot<P.Message.Builder>().InitReturn();
             r.AnswerId = id;
             r.ReleaseParamCaps = false;
             r.SetResultsSentElsewhere();
-        }
-        try
-        {
-            // Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.
-            await SendAsync(elsewhere ?? reply, _markReturned ??= MarkReturned, answer).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-            // Connection gone; Close drops the answer.
-        }
-        finally
-        {
-            elsewhere?.Dispose();
+            _writer.Post(elsewhere, _returnWritten ??= ReturnWritten, answer);
             if (!ReferenceEquals(answer.Message, reply))
             {
-                reply.Dispose();
+                _messages.Return(reply);
             }
+            return Task.CompletedTask;
         }
+        // An answer that keeps its reply (for calls pipelined on it) recycles it at Finish; otherwise the writer does once it is written.
+        _writer.Post(reply, _returnWritten ??= ReturnWritten, answer, keep: ReferenceEquals(answer.Message, reply));
+        return Task.CompletedTask;
+    }
+
+    private Action<object?>? _returnWritten;
+
+    /// <summary>Returned is set as the bytes go out: the peer may Finish (and reuse the id) as soon as it reads them.</summary>
+    private void ReturnWritten(object? state)
+    {
+        var answer = (Answer)state!;
         bool drop = false;
         lock (_sync)
         {
-            if (answer.Finished && _answers.TryGetValue(id, out Answer? current) && current == answer)
+            answer.Returned = true;
+            if (answer.Finished && _answers.TryGetValue(answer.Id, out Answer? current) && current == answer)
             {
-                _answers.Remove(id);
+                _answers.Remove(answer.Id);
                 drop = true;
             }
         }
         if (drop)
         {
             DropAnswer(answer);
-        }
-    }
-
-    private Action<object?>? _markReturned;
-
-    private void MarkReturned(object? answer)
-    {
-        lock (_sync)
-        {
-            ((Answer)answer!).Returned = true;
         }
     }
 
@@ -1225,19 +1214,15 @@ public sealed partial class RpcConnection
         _ = SendReleaseAsync(imp.ImportId, refs);
     }
 
-    private async Task SendReleaseAsync(uint id, int count)
+    /// <summary>Sends Release. The message is queued (posted), so the returned task is already complete.</summary>
+    private Task SendReleaseAsync(uint id, int count)
     {
-        using var m = new MessageBuilder(8);
+        MessageBuilder m = _messages.Rent();
         P.Release.Builder r = m.InitRoot<P.Message.Builder>().InitRelease();
         r.Id = id;
         r.ReferenceCount = (uint)count;
-        try
-        {
-            await SendAsync(m).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-        }
+        _writer.Post(m);
+        return Task.CompletedTask;
     }
 
     private async Task SendAbortAsync(string reason)

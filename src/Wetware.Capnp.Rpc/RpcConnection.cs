@@ -29,6 +29,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly RpcConnectionOptions _options;
     private readonly object _sync = new();
     private readonly MessageWriter _writer;
+    private readonly MessagePool _messages = new();
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -43,7 +44,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
-        _writer = new MessageWriter(transport.Output, ThrowIfClosed);
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
@@ -95,6 +96,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     private sealed class Question
     {
+        public uint Id;
+
         public readonly TaskCompletionSource<RpcResponse> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>The id is free again only once both happened (rpc.capnp, Finish).</summary>
@@ -125,7 +128,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
                 throw new RpcException(RpcErrorType.Overloaded, $"too many questions in flight (limit {_options.MaxQuestions})");
             }
             var q = new Question();
-            id = _questions.Add(q);
+            id = q.Id = _questions.Add(q);
             return q;
         }
     }
@@ -327,8 +330,11 @@ public sealed partial class RpcConnection : IAsyncDisposable
     /// <param name="written">Runs (with <paramref name="state"/>) once the message is in the transport's buffer, before the peer can have seen it.</param>
     private Task SendAsync(MessageBuilder message, Action<object?>? written = null, object? state = null) => _writer.WriteAsync(message, written, state);
 
-    /// <summary>Sends Finish for a question; the id is freed once the Return has come too.</summary>
-    private async Task SendFinishAsync(uint questionId, Question q)
+    /// <summary>
+    /// Sends Finish for a question; the id is freed once the Return has come too. The message is
+    /// queued (posted), so the returned task is already complete.
+    /// </summary>
+    private Task SendFinishAsync(uint questionId, Question q)
     {
         List<MessageBuilder>? before;
         lock (_sync)
@@ -338,36 +344,28 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
         foreach (MessageBuilder b in before ?? [])
         {
-            try
-            {
-                await SendAsync(b).ConfigureAwait(false);
-            }
-            catch (RpcException)
-            {
-            }
-            finally
-            {
-                b.Dispose();
-            }
+            _writer.Post(b);
         }
-        using var m = new MessageBuilder(8);
+        MessageBuilder m = _messages.Rent();
         P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
         f.QuestionId = questionId;
         // Capabilities in results are released one by one (Release), as the C++ implementation does.
         f.ReleaseResultCaps = false;
-        try
-        {
-            await SendAsync(m).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-            // Connection gone: the question dies with it.
-        }
+        _writer.Post(m, _finishWritten ??= FinishWritten, q);
+        return Task.CompletedTask;
+    }
+
+    private Action<object?>? _finishWritten;
+
+    /// <summary>The Finish is in the stream ahead of anything sent later: its id may be reused (if the Return came too).</summary>
+    private void FinishWritten(object? question)
+    {
+        var q = (Question)question!;
         lock (_sync)
         {
-            if (q.Returned && _questions.Find(questionId) == q)
+            if (q.Returned && _questions.Find(q.Id) == q)
             {
-                _questions.Remove(questionId);
+                _questions.Remove(q.Id);
             }
         }
     }

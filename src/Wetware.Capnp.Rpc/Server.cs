@@ -25,6 +25,12 @@ public sealed class CallContext
         CancellationToken = cancellationToken;
     }
 
+    /// <summary>A context whose results struct is already allocated (no closure per call).</summary>
+    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, AnyPointerBuilder results, CancellationToken cancellationToken)
+        : this(interfaceId, methodId, parameters, paramCaps, ResultsGiven, cancellationToken) => _resultsBuilder = results;
+
+    private static readonly Func<AnyPointerBuilder> ResultsGiven = () => throw new InvalidOperationException("the results were given at construction");
+
     public ulong InterfaceId { get; }
 
     public ushort MethodId { get; }
