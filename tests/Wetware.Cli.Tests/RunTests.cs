@@ -177,6 +177,29 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
     }
 
     [Fact]
+    public async Task EscapeAttemptsThroughAMergedImageFailCleanly()
+    {
+        // Layer a: the key at /etc/identity, a link to a host file outside the layer, a plain file.
+        string a = Image("a", "escape", ("etc/identity", "the node key"), ("etc/hosts", "h"), ("target", "in a"));
+        string outside = Image("outside", null, ("secret", "host file"));
+        File.CreateSymbolicLink(Path.Combine(a, "escape"), Path.Combine(outside, "secret"));
+        // Layer b: a link to layer a's file (outside layer b's own tree).
+        string b = Image("b", null, ("b/keep", "k"));
+        File.CreateSymbolicLink(Path.Combine(b, "b", "crosslink"), Path.Combine(a, "target"));
+
+        var (code, output, error) = await Ww("run", a, b);
+        Assert.True(code == 0, error);
+        var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=')).ToDictionary(p => p[0], p => p[1]);
+        var expected = new Dictionary<string, string>
+        {
+            ["identity"] = "ENOENT", ["dotdot"] = "ENOENT", ["host-absolute"] = "ENOENT", ["link-out"] = "ENOENT", ["link-across"] = "ENOENT",
+            ["write"] = "EROFS", ["create"] = "EROFS", ["truncate"] = "EROFS", ["unlink"] = "EROFS", ["rename"] = "EROFS", ["mkdir"] = "EROFS",
+            ["fd5"] = "EBADF", ["fd100"] = "EBADF", ["fd-1"] = "EBADF", ["identity-listed"] = "0",
+        };
+        Assert.Equal(expected.OrderBy(kv => kv.Key), seen.OrderBy(kv => kv.Key));
+    }
+
+    [Fact]
     public async Task StemIsRefusedUntilEpochsExist()
     {
         var (code, _, error) = await Ww("run", "--stem", "0x" + new string('a', 40), Image("a", "hello"));
