@@ -270,6 +270,7 @@ public sealed class Capability : IDisposable
     internal Capability(CapabilityHook hook) => _hook = hook;
 
     /// <summary>A capability served by a local object.</summary>
+    /// <remarks>A server that implements <see cref="IDisposable"/> is disposed when the last reference is dropped, here and by every peer.</remarks>
     public static Capability FromServer(IRpcServer server) => new(new LocalCapability(server));
 
     /// <summary>
@@ -294,6 +295,19 @@ public sealed class Capability : IDisposable
         }
     }
 
+    /// <summary>
+    /// A capability whose every call first passes <paramref name="check"/> (an epoch guard, a revocation):
+    /// a non-null error fails the call with it; otherwise the call goes to <paramref name="inner"/> unchanged
+    /// (no copy, also when the call arrives over a connection). Takes a reference of its own to the inner one.
+    /// </summary>
+    public static Capability Guard(Capability inner, Func<RpcException?> check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        CapabilityHook h = inner.Hook;
+        h.AddRef();
+        return new(new GuardedCapability(h, check));
+    }
+
     /// <summary>A capability whose every call fails with <paramref name="error"/>.</summary>
     public static Capability Broken(RpcException error) => new(new BrokenCapability(error));
 
@@ -316,14 +330,15 @@ public sealed class Capability : IDisposable
 /// <summary>A call being built: fill <see cref="Params"/>, attach capabilities, then <see cref="SendAsync"/>.</summary>
 public sealed class RpcRequest : IDisposable
 {
-    private readonly CapabilityHook _target;
+    /// <summary>Where <see cref="Send"/> delivers it (a guard re-addresses the request it wraps to itself).</summary>
+    internal CapabilityHook Target;
     internal readonly MessageBuilder Message;
     internal readonly List<CapabilityHook> Caps = [];
     private bool _sent;
 
     internal RpcRequest(CapabilityHook target, MessageBuilder message, AnyPointerBuilder parameters, ulong interfaceId, ushort methodId)
     {
-        _target = target;
+        Target = target;
         Message = message;
         Params = parameters;
         InterfaceId = interfaceId;
@@ -356,7 +371,7 @@ public sealed class RpcRequest : IDisposable
             throw new InvalidOperationException("this request was already sent");
         }
         _sent = true;
-        return _target.Send(this, cancellationToken);
+        return Target.Send(this, cancellationToken);
     }
 
     public void Dispose()
@@ -412,4 +427,34 @@ public sealed class RpcResponse : IDisposable
         }
         _owner?.Dispose();
     }
+}
+
+/// <summary>A capability behind a check that runs before each call (see <see cref="Capability.Guard"/>).</summary>
+internal sealed class GuardedCapability(CapabilityHook inner, Func<RpcException?> check) : CapabilityHook
+{
+    public CapabilityHook Inner => inner;
+
+    public RpcException? Check() => check();
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        RpcRequest request = inner.NewRequest(interfaceId, methodId);
+        request.Target = this;
+        return request;
+    }
+
+    public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) => Send(request, cancellationToken).Response;
+
+    public override RpcPromise Send(RpcRequest request, CancellationToken cancellationToken)
+    {
+        if (check() is { } error)
+        {
+            request.Dispose();
+            return new RpcPromise(Task.FromException<RpcResponse>(error), _ => new BrokenCapability(error));
+        }
+        request.Target = inner;
+        return inner.Send(request, cancellationToken);
+    }
+
+    protected override void OnLastRelease() => inner.Release();
 }

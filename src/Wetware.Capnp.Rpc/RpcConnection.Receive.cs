@@ -517,6 +517,18 @@ public sealed partial class RpcConnection
         CallContext? context = null;
         try
         {
+            // Guards (Capability.Guard) check here, then the call goes to what they wrap, uncopied.
+            while (target is GuardedCapability guard)
+            {
+                if (guard.Check() is { } denied)
+                {
+                    throw denied;
+                }
+                CapabilityHook inner = guard.Inner;
+                inner.AddRef();
+                target.Release();
+                target = inner;
+            }
             if (target is LocalCapability local)
             {
                 // The results are initialized up front (a Return carries them even if the server writes none).

@@ -97,6 +97,9 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
 {
     public IRpcServer Server => server;
 
+    /// <summary>A server that is <see cref="IDisposable"/> is disposed when the last reference to it is dropped (locally and by every peer).</summary>
+    protected override void OnLastRelease() => (server as IDisposable)?.Dispose();
+
     public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
     {
         var message = new MessageBuilder(256);
