@@ -6,6 +6,12 @@ public sealed record HostOptions
     /// <summary>The LAYER arguments, lowest first (shared/spec/cli.md). Empty: the bundled standard image.</summary>
     public IReadOnlyList<string> Layers { get; init; } = [];
 
+    /// <summary>The node identity; null: none in this build (Host.id is empty, signers fail).</summary>
+    public INodeIdentity? Identity { get; init; }
+
+    /// <summary>The epoch source the Stem pipeline drives; null: epoch 0 for the whole run.</summary>
+    public EpochSource? Epochs { get; init; }
+
     /// <summary>The directory of the bundled standard image (<c>@std</c>), or null if this build has none.</summary>
     public string? StdImage { get; init; }
 

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
+using Wetware.Capnp.Rpc;
 using Wetware.Cells;
 using Wetware.Images;
 
@@ -52,39 +53,42 @@ public static class Pid0
         {
             env["WW_TTY"] = "1";
         }
-        Cell cell;
-        try
+        var host = new HostContext(options.Identity ?? NoIdentity.Instance, options.Epochs ?? new EpochSource(), engine, logger)
         {
-            cell = await engine.StartAsync(wasm, new CellOptions
+            ChildMemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
+        };
+        GuestSession session;
+        using (Capability membrane = Capability.FromServer(new MembraneServer(host, GraftPolicy.Boot, null)))
+        {
+            try
             {
-                Name = "pid0",
-                Args = [BootPath],
-                Env = env,
-                Stdin = stdin.Reader,
-                Stdout = stdout.Writer,
-                Stderr = stderr.Writer,
-                Terminal = options.Terminal,
-                Image = new MergedImageFileSystem(image),
-                MemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
-            }, stop).ConfigureAwait(false);
+                session = await GuestSession.StartAsync(engine, wasm, new CellOptions
+                {
+                    Name = "pid0",
+                    Args = [BootPath],
+                    Env = env,
+                    Stdin = stdin.Reader,
+                    Stdout = stdout.Writer,
+                    Stderr = stderr.Writer,
+                    Terminal = options.Terminal,
+                    Image = new MergedImageFileSystem(image),
+                    MemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
+                }, membrane, null, logger, stop).ConfigureAwait(false);
+            }
+            catch (CellStartException e)
+            {
+                throw new HostException($"{BootPath} cannot start: {e.Message}", e);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new HostException("interrupted before pid0 started");
+            }
         }
-        catch (CellStartException e)
-        {
-            throw new HostException($"{BootPath} cannot start: {e.Message}", e);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new HostException("interrupted before pid0 started");
-        }
+        Cell cell = session.Cell;
 
         CellResult result;
         await using (cell.ConfigureAwait(false))
         {
-            // Until the Membrane is served on fd 4 (the capabilities issue), pid0 reads end of file there
-            // and its writes there fail (EPIPE) instead of filling a buffer nobody reads.
-            await cell.Rpc.Output.CompleteAsync().ConfigureAwait(false);
-            await cell.Rpc.Input.CompleteAsync().ConfigureAwait(false);
-
             var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using (stop.Register(() => stopRequested.TrySetResult()))
             {
