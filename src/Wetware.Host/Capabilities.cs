@@ -99,9 +99,9 @@ internal sealed class MembraneServer(HostContext host, GraftPolicy policy, Guest
 }
 
 /// <summary>Identity: signers bound to one domain (the key stays in the host), and verification.</summary>
-internal sealed class IdentityServer(HostContext host) : Identity.Server
+internal sealed class IdentityServer(HostContext host) : Schema.Identity.Server
 {
-    public override ValueTask SignerAsync(Identity.SignerParams.Reader @params, Identity.SignerResults.Builder results, CallContext context)
+    public override ValueTask SignerAsync(Schema.Identity.SignerParams.Reader @params, Schema.Identity.SignerResults.Builder results, CallContext context)
     {
         string domain = @params.Domain.ToString();
         if (domain.Length == 0)
@@ -113,7 +113,7 @@ internal sealed class IdentityServer(HostContext host) : Identity.Server
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask VerifyAsync(Identity.VerifyParams.Reader @params, Identity.VerifyResults.Builder results, CallContext context)
+    public override ValueTask VerifyAsync(Schema.Identity.VerifyParams.Reader @params, Schema.Identity.VerifyResults.Builder results, CallContext context)
     {
         results.Valid = host.Identity.Verify(@params.PublicKey.Span, @params.Domain.ToString(), MembraneServer.GraftPayloadType, @params.Payload.Span, @params.Sig.Span);
         return ValueTask.CompletedTask;

@@ -33,3 +33,27 @@ internal sealed class NoIdentity : INodeIdentity
 
     public bool Verify(ReadOnlySpan<byte> publicKey, string domain, string payloadType, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature) => false;
 }
+
+/// <summary>The node identity of a secp256k1 node key (shared/spec/identity.md).</summary>
+public sealed class NodeKeyIdentity(Identity.NodeKey key) : INodeIdentity
+{
+    public Identity.NodeKey Key => key;
+
+    public ReadOnlyMemory<byte> PeerId => key.PeerId.Bytes;
+
+    public ReadOnlyMemory<byte> PublicKey => key.PublicKey.Protobuf;
+
+    public byte[] Sign(string domain, string payloadType, ReadOnlySpan<byte> payload) => key.Sign(domain, payloadType, payload);
+
+    public bool Verify(ReadOnlySpan<byte> publicKey, string domain, string payloadType, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature)
+    {
+        try
+        {
+            return Identity.PublicKey.FromProtobuf(publicKey).Verify(domain, payloadType, payload, signature);
+        }
+        catch (Identity.IdentityFormatException)
+        {
+            return false; // not a key we can check: not verified
+        }
+    }
+}

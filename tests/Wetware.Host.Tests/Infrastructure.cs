@@ -85,14 +85,14 @@ internal sealed class Session : IDisposable
 {
     public Session(Response<Membrane.GraftResults.Reader> r)
     {
-        Identity = r.GetClient<Identity.Client>(r.Results.Identity)!;
+        Identity = r.GetClient<Schema.Identity.Client>(r.Results.Identity)!;
         Host = r.GetClient<Schema.Host.Client>(r.Results.Host)!;
         Executor = r.GetClient<Executor.Client>(r.Results.Executor)!;
         Ipfs = r.GetClient<Client.Client_>(r.Results.Ipfs)!;
         r.Dispose();
     }
 
-    public Identity.Client Identity { get; }
+    public Schema.Identity.Client Identity { get; }
 
     public Schema.Host.Client Host { get; }
 
