@@ -8,9 +8,12 @@ namespace Wetware.Capnp.Rpc;
 /// with the next single flush (one write for many pipelined calls or returns, instead of one each).
 /// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
 /// </summary>
-internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool)
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool, long maxQueuedBytes = long.MaxValue, Action<long>? overflow = null)
 {
     private readonly object _sync = new();
+
+    /// <summary>Bytes of the messages waiting in the queue (not yet handed to the transport).</summary>
+    private long _queuedBytes;
     private List<Pending> _queue = [];
     private List<Pending>? _spare = [];
 
@@ -45,6 +48,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             }
             if (_busy || _corked)
             {
+                Count(message);
                 _queue.Add(new Pending(message, written, state, Posted: false, Keep: true));
                 // Continuations run inline when the batch is flushed: only this library's own send paths
                 // await these tasks, and they only queue more messages or update tables.
@@ -73,6 +77,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             }
             if (_busy || _corked)
             {
+                Count(message);
                 _queue.Add(p);
                 return;
             }
@@ -214,9 +219,26 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         return null;
     }
 
+    /// <summary>
+    /// Counts a queued message (under the lock). A peer that leaves more than the limit unread while we
+    /// keep answering would make the queue grow without bound: past it, <c>overflow</c> ends the connection.
+    /// </summary>
+    private void Count(MessageBuilder message)
+    {
+        _queuedBytes += Framing.HeaderBytes(message.SegmentCount) + message.SizeInWords * 8;
+        if (_queuedBytes > maxQueuedBytes && overflow is not null)
+        {
+            long queued = _queuedBytes;
+            Action<long> report = overflow;
+            overflow = null; // once
+            ThreadPool.UnsafeQueueUserWorkItem(q => report(q), queued, preferLocal: false);
+        }
+    }
+
     /// <summary>The queue, for its new owner to write (under the lock).</summary>
     private (List<Pending> Queue, TaskCompletionSource? Flushed) TakeQueue()
     {
+        _queuedBytes = 0;
         List<Pending> queue = _queue;
         _queue = _spare ?? [];
         _spare = null; // the batch comes back as the spare once written

@@ -183,6 +183,11 @@ public sealed partial class RpcConnection
         bool keep = false;
         try
         {
+            if (_closed is { } closed)
+            {
+                // Closed while a read's messages were being handled: the rest are not for us anymore.
+                throw new RpcException(RpcErrorType.Disconnected, closed.Reason);
+            }
             P.Message.Reader m = message.GetRoot<P.Message.Reader>();
             switch (m.Which)
             {

@@ -9,6 +9,12 @@ public sealed record RpcConnectionOptions
     /// <summary>Questions in flight per direction; beyond it calls fail with <c>overloaded</c>.</summary>
     public int MaxQuestions { get; init; } = 8192;
 
+    /// <summary>
+    /// Bytes of our messages that may wait for a peer that does not read (shared/spec/guest-abi.md: the
+    /// message limit); past it the connection is dropped instead of buffering without bound.
+    /// </summary>
+    public long MaxUnreadBytes { get; init; } = ReaderOptions.Default.MaxMessageBytes;
+
     /// <summary>Limits applied to every incoming message.</summary>
     public ReaderOptions Reader { get; init; } = ReaderOptions.Default;
 }
@@ -44,7 +50,11 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
-        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages);
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages, _options.MaxUnreadBytes, queued =>
+        {
+            _ = SendAbortAsync($"the peer leaves more than {_options.MaxUnreadBytes} bytes unread ({queued} queued)");
+            Close(new RpcException(RpcErrorType.Disconnected, $"the peer leaves more than {_options.MaxUnreadBytes} bytes unread"));
+        });
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
