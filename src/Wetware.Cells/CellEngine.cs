@@ -47,6 +47,7 @@ public sealed partial class CellEngine : IDisposable
     private readonly Engine _engine;
     private readonly Linker _linker;
     private readonly EpochTicker _ticker;
+    private readonly CellThreads _threads = new(CellThreadStackBytes);
     private readonly ModuleCache? _cache;
     private readonly long _maxModuleBytes;
     private readonly ILogger _logger;
@@ -95,6 +96,8 @@ public sealed partial class CellEngine : IDisposable
 
     internal EpochTicker Ticker => _ticker;
 
+    internal CellThreads Threads => _threads;
+
     internal ILogger Logger => _logger;
 
     /// <summary>
@@ -105,6 +108,35 @@ public sealed partial class CellEngine : IDisposable
     /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not
     /// give (<c>unknown import: module.name</c>), lacks <c>_start</c> or <c>memory</c>, or cannot be instantiated.</exception>
     public async Task<Cell> StartAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        Cell cell = Start(wasm, options, cancellationToken);
+        try
+        {
+            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Nobody will hold this cell: do not leave it running.
+            cell.Kill();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
+    /// <exception cref="CellStartException">As <see cref="StartAsync"/>.</exception>
+    public async Task<CellResult> RunAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        // Completion alone: it fails as Started does when the start fails, and waiting for Started too
+        // would cost a thread-pool hop per run.
+        Cell cell = Start(wasm, options, cancellationToken);
+        using (cancellationToken.Register(cell.Kill))
+        {
+            return await cell.Completion.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hands a new cell to a thread of its own; <paramref name="wasm"/> must stay unchanged until it started.</summary>
+    private Cell Start(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
@@ -120,32 +152,8 @@ public sealed partial class CellEngine : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             _running[cell] = 0;
         }
-        var thread = new Thread(cell.ThreadMain, CellThreadStackBytes)
-        {
-            IsBackground = true,
-            Name = "cell " + options.Name,
-        };
-        thread.Start();
-        try
-        {
-            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Nobody will hold this cell: do not leave it running.
-            cell.Kill();
-            throw;
-        }
-    }
-
-    /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
-    public async Task<CellResult> RunAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
-    {
-        Cell cell = await StartAsync(wasm, options, cancellationToken).ConfigureAwait(false);
-        using (cancellationToken.Register(cell.Kill))
-        {
-            return await cell.Completion.ConfigureAwait(false);
-        }
+        _threads.Run(cell.ThreadMain, "cell " + options.Name);
+        return cell;
     }
 
     /// <summary>Kills every cell still running, waits (bounded) for them, and frees the engine.</summary>
@@ -167,6 +175,7 @@ public sealed partial class CellEngine : IDisposable
         }
         Task.WaitAll([.. running.Select(c => c.Ended)], TimeSpan.FromSeconds(5));
         _ticker.Dispose();
+        _threads.Dispose();
         if (_running.IsEmpty)
         {
             // Native objects go only when no cell can still touch them.
