@@ -51,7 +51,7 @@ public sealed partial class CellEngine : IDisposable
     private readonly ModuleCache? _cache;
     private readonly long _maxModuleBytes;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, Module> _modules = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<byte[], Module> _modules = new(WasmBytesComparer.Instance);
     private readonly ConcurrentDictionary<Cell, byte> _running = new();
     private bool _disposed;
 
@@ -189,11 +189,12 @@ public sealed partial class CellEngine : IDisposable
     /// <summary>The compiled module for these bytes: from memory, from the disk cache, or compiled now.</summary>
     internal Module LoadModule(ReadOnlySpan<byte> wasm)
     {
-        string hash = Convert.ToHexStringLower(SHA256.HashData(wasm));
-        if (_modules.TryGetValue(hash, out Module? module))
+        // In memory by the bytes themselves (compared, not hashed: WasmBytesComparer); on disk by SHA-256.
+        if (_modules.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(wasm, out Module? module))
         {
             return module;
         }
+        string hash = Convert.ToHexStringLower(SHA256.HashData(wasm));
         module = FromDiskCache(hash) ?? Compile(wasm, hash);
         CheckInterface(module);
         if (_modules.Count >= MemoryCacheEntries)
@@ -201,7 +202,7 @@ public sealed partial class CellEngine : IDisposable
             // A crude bound: forget everything; modules in use stay alive through their cells.
             _modules.Clear();
         }
-        return _modules.GetOrAdd(hash, module);
+        return _modules.GetOrAdd(wasm.ToArray(), module);
     }
 
     private Module? FromDiskCache(string hash)
