@@ -148,7 +148,7 @@ public sealed class Cell : IAsyncDisposable
 
     private (CellResult?, CellStartException?) Run(ref Timer? timer)
     {
-        Module module;
+        LoadedModule module;
         try
         {
             module = _engine.LoadModule(_wasm.Span);
@@ -157,18 +157,42 @@ public sealed class Cell : IAsyncDisposable
         {
             return (null, e);
         }
-        using var store = new Store(_engine.Engine, _context);
-        store.SetLimits(memorySize: _options.MemoryLimitBytes);
-        store.SetEpochDeadline(1);
-        store.SetEpochDeadlineCallback(OnEpochDeadline);
         if (_options.Timeout is { } timeout)
         {
             timer = new Timer(static s => ((Cell)s!).TimeOut(), this, timeout, System.Threading.Timeout.InfiniteTimeSpan);
         }
+        (WasmRuntime runtime, Module compiled) = _engine.Place(module);
+        (CellResult?, CellStartException?) outcome;
+        try
+        {
+            outcome = RunIn(runtime, compiled);
+        }
+        finally
+        {
+            _engine.Release(runtime);
+        }
+        if (outcome.Item2 is not null && runtime.Pooled)
+        {
+            // The pool refused the instance for a limit the module's own check does not cover: run it with
+            // memory of its own. A failure that is the module's own comes again there, and is reported.
+            _context.Memory = null;
+            WasmRuntime unpooled = _engine.Unpooled;
+            outcome = RunIn(unpooled, module.Unpooled(unpooled));
+        }
+        return outcome;
+    }
+
+    /// <summary>Instantiates and runs the guest in a store of <paramref name="runtime"/>, disposed on return.</summary>
+    private (CellResult?, CellStartException?) RunIn(WasmRuntime runtime, Module module)
+    {
+        using var store = new Store(runtime.Engine, _context);
+        store.SetLimits(memorySize: _options.MemoryLimitBytes);
+        store.SetEpochDeadline(1);
+        store.SetEpochDeadlineCallback(OnEpochDeadline);
         Instance instance;
         try
         {
-            instance = _engine.Linker.Instantiate(store, module);
+            instance = runtime.Linker.Instantiate(store, module);
         }
         catch (WasmtimeException e) when (e is not TrapException && _context.ExitCode is null && !_context.Killed)
         {
@@ -181,6 +205,7 @@ public sealed class Cell : IAsyncDisposable
             // The guest's own start function trapped, exited or was killed.
             return (Classify(e), null);
         }
+        Interlocked.Increment(ref runtime.Pooled ? ref _engine.PooledStarts : ref _engine.UnpooledStarts);
         _context.Memory = instance.GetMemory("memory");
         Action start = instance.GetAction("_start")!;
         _started.TrySetResult(this);
