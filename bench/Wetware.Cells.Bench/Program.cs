@@ -27,11 +27,13 @@ try
 {
     using var engine = new CellEngine(new CellEngineOptions { Cache = new ModuleCache(Path.Combine(work, "module-cache")) });
     using var reference = new BuiltinWasi(hello);
+    using var pooledReference = new BuiltinWasi(hello, pooled: true);
     Console.WriteLine(Invariant($"Cells benchmark: Wasmtime {CellEngine.WasmtimeVersion}, {Environment.ProcessorCount} cores; hello.wasm {hello.Length} B, reader.wasm {reader.Length} B"));
 
     // Both sides must really run the guest: check their output once before timing.
     string outPath = Path.Combine(work, "reference-stdout.txt");
     Check(reference.Run(outPath) == 0 && File.ReadAllText(outPath) == HelloText, "the reference's hello did not print its line and exit 0");
+    Check(pooledReference.Run(outPath) == 0 && File.ReadAllText(outPath) == HelloText, "the pooled reference's hello did not print its line and exit 0");
     (CellResult checkResult, string checkOut) = await RunCellAsync(engine, hello, new CellOptions { Name = "hello", Args = ["hello"] });
     Check(checkResult.ExitCode == 0 && checkOut == HelloText, $"our hello ended with {checkResult.ExitCode} ({checkResult.Reason}) and printed '{checkOut}'");
 
@@ -39,18 +41,23 @@ try
     // on both sides (/dev/null for the reference, no stdout writer for the cell).
     var helloOptions = new CellOptions { Name = "hello", Args = ["hello"] };
     var referenceTimes = new List<double>();
+    var pooledTimes = new List<double>();
     var ourTimes = new List<double>();
     long referenceAllocated = 0;
+    long pooledAllocated = 0;
     long ourAllocated = 0;
     int warmup = Math.Max(starts / 10, 50);
     await TimeOurs(warmup, null);
-    TimeReference(warmup, null);
+    TimeReference(reference, warmup, null);
+    TimeReference(pooledReference, warmup, null);
     for (int round = 0; round < rounds; round++)
     {
-        referenceAllocated += TimeReference(starts, referenceTimes);
+        referenceAllocated += TimeReference(reference, starts, referenceTimes);
         ourAllocated += await TimeOurs(starts, ourTimes);
+        pooledAllocated += TimeReference(pooledReference, starts, pooledTimes);
     }
     Stats refStart = Stats.Of(referenceTimes);
+    Stats pooledStart = Stats.Of(pooledTimes);
     Stats ourStart = Stats.Of(ourTimes);
     double startRatio = ourStart.Median / refStart.Median;
     Console.WriteLine();
@@ -59,6 +66,7 @@ try
     Console.WriteLine(Invariant($"    {"reference: Wasmtime WASI, in-thread",-36} {refStart.Median,10:F1} {refStart.Mean,10:F1} {Kib(referenceAllocated, refStart.Count),12}"));
     Console.WriteLine(Invariant($"    {"ours: CellEngine.RunAsync",-36} {ourStart.Median,10:F1} {ourStart.Mean,10:F1} {Kib(ourAllocated, ourStart.Count),12}"));
     Console.WriteLine(Invariant($"    {"ours / reference",-36} {startRatio,9:F2}x {ourStart.Mean / refStart.Mean,9:F2}x   goal <= 1.0x (median): {Verdict(startRatio <= 1.0)}"));
+    Console.WriteLine(Invariant($"    {"context: reference, pooled as ours",-36} {pooledStart.Median,10:F1} {pooledStart.Mean,10:F1} {Kib(pooledAllocated, pooledStart.Count),12}   ours / it: {ourStart.Median / pooledStart.Median:F2}x"));
 
     // (b) A file of the image read to its end through fd_read, against File.ReadAllBytes of the same file
     // (both from the page cache: it is read once before timing). The guest's own start cost (the reader on an
@@ -120,15 +128,17 @@ try
 
     // (c) Throughput with many guests in flight: each worker starts the next hello as soon as its last ended.
     double ourRate = await OursInFlightAsync();
-    double referenceRate = ReferenceInFlight();
+    double referenceRate = ReferenceInFlight(reference);
+    double pooledRate = ReferenceInFlight(pooledReference);
     Console.WriteLine();
     Console.WriteLine(Invariant($"(c) hello starts per second, {inFlight} in flight for {seconds:0.##} s"));
     Console.WriteLine(Invariant($"    {"reference: Wasmtime WASI, " + inFlight + " threads",-36} {referenceRate,10:F0} /s"));
     Console.WriteLine(Invariant($"    {"ours: CellEngine.RunAsync",-36} {ourRate,10:F0} /s   {ourRate / referenceRate:F2}x the reference"));
+    Console.WriteLine(Invariant($"    {"context: reference, pooled as ours",-36} {pooledRate,10:F0} /s   ours / it: {ourRate / pooledRate:F2}x"));
     return 0;
 
     // Times `count` reference starts into `times` (if given); returns the bytes allocated meanwhile.
-    long TimeReference(int count, List<double>? times)
+    static long TimeReference(BuiltinWasi reference, int count, List<double>? times)
     {
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         for (int i = 0; i < count; i++)
@@ -181,7 +191,7 @@ try
         return rate;
     }
 
-    double ReferenceInFlight()
+    double ReferenceInFlight(BuiltinWasi reference)
     {
         long done = 0;
         bool stop = false;
