@@ -176,8 +176,9 @@ internal sealed class CellThreads : IDisposable
                     {
                         return;
                     }
-                    if (!first)
+                    if (!first && Thread.CurrentThread.Name != name)
                     {
+                        // Naming a thread is a system call: only when the name changes.
                         Thread.CurrentThread.Name = name;
                     }
                     first = false;
