@@ -81,7 +81,12 @@ public sealed partial class CellEngine : IDisposable
         _cache = options.Cache;
         _maxModuleBytes = options.MaxModuleBytes;
         _wasmDebug = options.WasmDebug;
-        _slots = Math.Max(0, options.PooledCells);
+        int wanted = Math.Max(0, options.PooledCells);
+        _slots = WasmRuntime.AffordableSlots(wanted);
+        if (_slots < wanted)
+        {
+            Log.PoolReduced(_logger, wanted, _slots);
+        }
         if (_slots > 0)
         {
             _pooled = NewRuntime(_slots);

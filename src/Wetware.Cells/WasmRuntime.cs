@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Wasmtime;
 using Wetware.Cells.Wasi;
 
@@ -9,7 +10,7 @@ namespace Wetware.Cells;
 /// beyond the pool's slots, modules outside its limits). Their settings differ only in allocation, so a
 /// module compiled by one loads in the other.
 /// </summary>
-internal sealed class WasmRuntime : IDisposable
+internal sealed partial class WasmRuntime : IDisposable
 {
     /// <summary>
     /// A slot's memory is reset for the next cell by writing zeros over up to this many bytes (all of a small
@@ -22,6 +23,9 @@ internal sealed class WasmRuntime : IDisposable
 
     /// <summary>The largest wasm32 memory: every cell's memory limit fits a slot.</summary>
     private const ulong SlotMemoryBytes = 4UL << 30;
+
+    /// <summary>What a pool reserves per slot beyond its memory: guard, table and instance (measured: ~4.05 GiB a slot).</summary>
+    private const ulong SlotOverheadBytes = 64UL << 20;
 
     private WasmRuntime(Engine engine, bool pooled)
     {
@@ -57,6 +61,45 @@ internal sealed class WasmRuntime : IDisposable
         }
         return new WasmRuntime(new Engine(config), slots > 0);
     }
+
+    /// <summary>
+    /// The most slots, up to <paramref name="slots"/>, whose address space can be reserved now with half as much
+    /// again to spare. Wasmtime aborts the whole process (a panic in its C API) when it cannot reserve its pool,
+    /// as under <c>ulimit -v</c>; so the same reservation is tried here first, halving the slots until it fits.
+    /// </summary>
+    public static int AffordableSlots(int slots)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return slots;
+        }
+        while (slots > 0 && !CanReserve((ulong)(slots + 1) * (SlotMemoryBytes + SlotOverheadBytes) / 2 * 3))
+        {
+            slots /= 2;
+        }
+        return slots;
+    }
+
+    /// <summary>Whether an inaccessible, unbacked mapping of <paramref name="bytes"/> can be made (and unmade) now.</summary>
+    private static bool CanReserve(ulong bytes)
+    {
+        const int ProtNone = 0;
+        const int MapPrivate = 0x02;
+        int flags = OperatingSystem.IsLinux() ? MapPrivate | 0x20 | 0x4000 : MapPrivate | 0x1000; // MAP_ANONYMOUS, MAP_NORESERVE
+        nint at = Mmap(0, (nuint)bytes, ProtNone, flags, -1, 0);
+        if (at == -1)
+        {
+            return false;
+        }
+        _ = Munmap(at, (nuint)bytes);
+        return true;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mmap")]
+    private static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(nint address, nuint length);
 
     public void Dispose()
     {

@@ -82,6 +82,17 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void APoolLargerThanTheAddressSpaceAllowsIsCutToWhatFits()
+    {
+        // Wasmtime would abort the process on a pool it cannot reserve (as under ulimit -v).
+        Assert.Equal(CellEngineOptions.DefaultPooledCells, WasmRuntime.AffordableSlots(CellEngineOptions.DefaultPooledCells));
+
+        int cut = WasmRuntime.AffordableSlots(1 << 20); // 4 PiB: beyond any 64-bit address space in use
+
+        Assert.InRange(cut, 1, (1 << 20) - 1);
+    }
+
+    [Fact]
     public async Task WithoutAPoolEveryCellHasMemoryOfItsOwn()
     {
         using CellEngine engine = NewEngine(pooledCells: 0);
