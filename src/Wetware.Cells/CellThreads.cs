@@ -10,8 +10,8 @@ namespace Wetware.Cells;
 /// </summary>
 internal sealed class CellThreads : IDisposable
 {
-    /// <summary>An idle thread exits after this long without a guest.</summary>
-    internal static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>By default, an idle thread exits after this long without a guest.</summary>
+    internal static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a thread whose guest ended watches for the next one before it sleeps.</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency * 50 / 1_000_000;
@@ -20,13 +20,15 @@ internal sealed class CellThreads : IDisposable
     private const int MaxIdle = 256;
 
     private readonly int _stackBytes;
+    private readonly TimeSpan _idleTimeout;
     private readonly object _gate = new();
     private readonly List<Worker> _idle = [];
     private bool _disposed;
 
-    public CellThreads(int stackBytes)
+    public CellThreads(int stackBytes, TimeSpan? idleTimeout = null)
     {
         _stackBytes = stackBytes;
+        _idleTimeout = idleTimeout ?? DefaultIdleTimeout;
     }
 
     /// <summary>Threads alive now, idle or running a guest (for tests).</summary>
@@ -105,7 +107,7 @@ internal sealed class CellThreads : IDisposable
         }
     }
 
-    /// <summary>Called by a worker that waited <see cref="IdleTimeout"/>: true if it may exit (nobody picked it meanwhile).</summary>
+    /// <summary>Called by a worker that waited the idle timeout: true if it may exit (nobody picked it meanwhile).</summary>
     private bool Retire(Worker worker)
     {
         lock (_gate)
@@ -162,7 +164,7 @@ internal sealed class CellThreads : IDisposable
                     {
                         while (!_handed)
                         {
-                            if (!Monitor.Wait(_signal, IdleTimeout) && !_handed && pool.Retire(this))
+                            if (!Monitor.Wait(_signal, pool._idleTimeout) && !_handed && pool.Retire(this))
                             {
                                 return;
                             }

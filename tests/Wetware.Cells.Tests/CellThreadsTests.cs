@@ -51,6 +51,22 @@ public sealed class CellThreadsTests
     }
 
     [Fact]
+    public async Task AThreadIdleForTheTimeoutExits()
+    {
+        using var threads = new CellThreads(StackBytes, idleTimeout: TimeSpan.FromMilliseconds(50));
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        threads.Run(done.SetResult, "test");
+        await done.Task;
+
+        await WaitUntil(() => threads.Count == 0);
+
+        Assert.Equal(0, threads.IdleCount);
+        var again = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        threads.Run(again.SetResult, "test");
+        await again.Task;
+    }
+
+    [Fact]
     public async Task DisposingEndsTheIdleThreads()
     {
         var threads = new CellThreads(StackBytes);
