@@ -243,21 +243,21 @@ public sealed partial class RpcConnection
         switch (context.Which)
         {
             case P.Disembargo.Context.Which.ReceiverLoopback:
-            {
-                // The peer echoed one of our embargoes: the calls it reflected have all arrived.
-                TaskCompletionSource? embargo;
-                lock (_sync)
                 {
-                    embargo = _embargoes.Find(context.ReceiverLoopback);
-                    if (embargo is null)
+                    // The peer echoed one of our embargoes: the calls it reflected have all arrived.
+                    TaskCompletionSource? embargo;
+                    lock (_sync)
                     {
-                        throw new ProtocolViolation($"Disembargo (receiverLoopback) for embargo {context.ReceiverLoopback}, which we never sent");
+                        embargo = _embargoes.Find(context.ReceiverLoopback);
+                        if (embargo is null)
+                        {
+                            throw new ProtocolViolation($"Disembargo (receiverLoopback) for embargo {context.ReceiverLoopback}, which we never sent");
+                        }
+                        _embargoes.Remove(context.ReceiverLoopback);
                     }
-                    _embargoes.Remove(context.ReceiverLoopback);
+                    embargo.TrySetResult();
+                    return;
                 }
-                embargo.TrySetResult();
-                return;
-            }
             case P.Disembargo.Context.Which.SenderLoopback:
                 break;
             default:
@@ -1135,14 +1135,14 @@ public sealed partial class RpcConnection
             case P.CapDescriptor.Which.SenderHosted:
                 return Import(d.SenderHosted);
             case P.CapDescriptor.Which.SenderPromise:
-            {
-                CapabilityHook h = Import(d.SenderPromise);
-                if (h is ImportedCapability imp)
                 {
-                    imp.IsPromise = true;
+                    CapabilityHook h = Import(d.SenderPromise);
+                    if (h is ImportedCapability imp)
+                    {
+                        imp.IsPromise = true;
+                    }
+                    return h;
                 }
-                return h;
-            }
             case P.CapDescriptor.Which.ReceiverHosted:
                 return LocalExport(d.ReceiverHosted);
             case P.CapDescriptor.Which.ReceiverAnswer:

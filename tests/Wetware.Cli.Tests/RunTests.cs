@@ -193,9 +193,21 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
         var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=')).ToDictionary(p => p[0], p => p[1]);
         var expected = new Dictionary<string, string>
         {
-            ["identity"] = "ENOENT", ["dotdot"] = "ENOENT", ["host-absolute"] = "ENOENT", ["link-out"] = "ENOENT", ["link-across"] = "ENOENT",
-            ["write"] = "EROFS", ["create"] = "EROFS", ["truncate"] = "EROFS", ["unlink"] = "EROFS", ["rename"] = "EROFS", ["mkdir"] = "EROFS",
-            ["fd5"] = "EBADF", ["fd100"] = "EBADF", ["fd-1"] = "EBADF", ["identity-listed"] = "0",
+            ["identity"] = "ENOENT",
+            ["dotdot"] = "ENOENT",
+            ["host-absolute"] = "ENOENT",
+            ["link-out"] = "ENOENT",
+            ["link-across"] = "ENOENT",
+            ["write"] = "EROFS",
+            ["create"] = "EROFS",
+            ["truncate"] = "EROFS",
+            ["unlink"] = "EROFS",
+            ["rename"] = "EROFS",
+            ["mkdir"] = "EROFS",
+            ["fd5"] = "EBADF",
+            ["fd100"] = "EBADF",
+            ["fd-1"] = "EBADF",
+            ["identity-listed"] = "0",
         };
         Assert.Equal(expected.OrderBy(kv => kv.Key), seen.OrderBy(kv => kv.Key));
     }
