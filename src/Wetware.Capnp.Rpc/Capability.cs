@@ -237,8 +237,11 @@ internal sealed class PromisedCapability : CapabilityHook
         try
         {
             forwarded.Params.Set(request.Params.AsReader());
-            forwarded.Caps.AddRange(request.Caps);
-            request.Caps.Clear();
+            if (request.CapsView.Count > 0)
+            {
+                forwarded.Caps.AddRange(request.CapsView);
+                request.ClearCaps();
+            }
         }
         finally
         {
@@ -333,7 +336,14 @@ public sealed class RpcRequest : IDisposable
     /// <summary>Where <see cref="Send"/> delivers it (a guard re-addresses the request it wraps to itself).</summary>
     internal CapabilityHook Target;
     internal readonly MessageBuilder Message;
-    internal readonly List<CapabilityHook> Caps = [];
+    private List<CapabilityHook>? _caps;
+
+    /// <summary>The capabilities attached to the params (created on the first one: most calls carry none).</summary>
+    internal List<CapabilityHook> Caps => _caps ??= [];
+
+    internal IReadOnlyList<CapabilityHook> CapsView => _caps ?? (IReadOnlyList<CapabilityHook>)Array.Empty<CapabilityHook>();
+
+    internal void ClearCaps() => _caps?.Clear();
     private bool _sent;
 
     internal RpcRequest(CapabilityHook target, MessageBuilder message, AnyPointerBuilder parameters, ulong interfaceId, ushort methodId)
@@ -377,11 +387,14 @@ public sealed class RpcRequest : IDisposable
     public void Dispose()
     {
         Message.Dispose();
-        foreach (CapabilityHook h in Caps)
+        if (_caps is { } caps)
         {
-            h.Release();
+            foreach (CapabilityHook h in caps)
+            {
+                h.Release();
+            }
+            caps.Clear();
         }
-        Caps.Clear();
     }
 }
 

@@ -51,9 +51,12 @@ public sealed partial class RpcConnection
             pending = answer.Pending;
             answer.Pending = null;
         }
-        foreach (Action deliver in pending ?? [])
+        if (pending is not null)
         {
-            deliver();
+            foreach (Action deliver in pending)
+            {
+                deliver();
+            }
         }
     }
 
@@ -540,9 +543,9 @@ public sealed partial class RpcConnection
                 payload = r.InitResults();
                 context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
-                ExportResults(answer, payload, context.ResultCaps);
-                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
-                context.ResultCaps.Clear(); // now owned by the answer
+                ExportResults(answer, payload, context.ResultCapsView);
+                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCapsView], null, reply);
+                context.ClearResultCaps(); // now owned by the answer
             }
             else
             {
@@ -593,7 +596,7 @@ public sealed partial class RpcConnection
         {
             if (context is not null)
             {
-                foreach (CapabilityHook h in context.ResultCaps)
+                foreach (CapabilityHook h in context.ResultCapsView)
                 {
                     h.Release();
                 }
@@ -614,7 +617,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
-    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook> caps)
+    private void ExportResults(Answer answer, P.Payload.Builder payload, IReadOnlyList<CapabilityHook> caps)
     {
         if (answer.ResultsToYourself)
         {
@@ -708,7 +711,7 @@ public sealed partial class RpcConnection
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
-        List<CapabilityHook> releasedParams = [];
+        List<CapabilityHook>? releasedParams = null;
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -753,15 +756,18 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        releasedParams.Add(h);
+                        (releasedParams ??= []).Add(h);
                     }
                 }
             }
             q.ParamExports = null;
         }
-        foreach (CapabilityHook h in releasedParams)
+        if (releasedParams is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in releasedParams)
+            {
+                h.Release();
+            }
         }
         if (r.Which == P.Return.Which.TakeFromOtherQuestion)
         {
@@ -830,16 +836,16 @@ public sealed partial class RpcConnection
             pipelines = q.Pipelines;
             q.Pipelines = null;
         }
-        List<CapabilityHook> dropped = [];
+        List<CapabilityHook>? dropped = null;
         List<MessageBuilder>? disembargos = null;
-        foreach (PipelinedCapability p in pipelines ?? [])
+        foreach (PipelinedCapability p in pipelines ?? (IEnumerable<PipelinedCapability>)Array.Empty<PipelinedCapability>())
         {
             CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
             lock (_sync)
             {
                 if (p.Dead)
                 {
-                    dropped.Add(target);
+                    (dropped ??= []).Add(target);
                 }
                 else if (sendFinish && p.CallsSent && IsLocal(target))
                 {
@@ -855,9 +861,12 @@ public sealed partial class RpcConnection
                 }
             }
         }
-        foreach (CapabilityHook h in dropped)
+        if (dropped is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in dropped)
+            {
+                h.Release();
+            }
         }
         if (sendFinish)
         {
@@ -1029,7 +1038,7 @@ public sealed partial class RpcConnection
         {
             answer.Cancel.Cancel();
         }
-        foreach (CapabilityHook h in released ?? [])
+        foreach (CapabilityHook h in released ?? (IEnumerable<CapabilityHook>)Array.Empty<CapabilityHook>())
         {
             h.Release();
         }

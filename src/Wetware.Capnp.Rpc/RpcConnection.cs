@@ -285,7 +285,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         c.MethodId = request.MethodId;
         lock (_sync)
         {
-            WriteCapTable(c.Params, request.Caps);
+            WriteCapTable(c.Params, request.CapsView);
             q.ParamExports = ExportIds(c.Params);
         }
         Task<RpcResponse> response = RunAsync();
@@ -352,7 +352,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
             before = q.BeforeFinish;
             q.BeforeFinish = null;
         }
-        foreach (MessageBuilder b in before ?? [])
+        foreach (MessageBuilder b in before ?? (IEnumerable<MessageBuilder>)Array.Empty<MessageBuilder>())
         {
             _writer.Post(b);
         }
@@ -389,7 +389,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     }
 
     /// <summary>Describes each capability in the payload's cap table (rpc.capnp, CapDescriptor). Called under the lock.</summary>
-    private void WriteCapTable(P.Payload.Builder payload, List<CapabilityHook> caps)
+    private void WriteCapTable(P.Payload.Builder payload, IReadOnlyList<CapabilityHook> caps)
     {
         StructListBuilder<P.CapDescriptor.Builder> table = payload.InitCapTable(caps.Count);
         for (int i = 0; i < caps.Count; i++)

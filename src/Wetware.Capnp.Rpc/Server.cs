@@ -13,7 +13,14 @@ public sealed class CallContext
     private readonly CapabilityHook?[] _paramCaps;
     private readonly Func<AnyPointerBuilder> _results;
     private AnyPointerBuilder? _resultsBuilder;
-    internal readonly List<CapabilityHook> ResultCaps = [];
+    private List<CapabilityHook>? _resultCaps;
+
+    /// <summary>The capabilities attached to the results (created on the first one).</summary>
+    internal List<CapabilityHook> ResultCaps => _resultCaps ??= [];
+
+    internal IReadOnlyList<CapabilityHook> ResultCapsView => _resultCaps ?? (IReadOnlyList<CapabilityHook>)Array.Empty<CapabilityHook>();
+
+    internal void ClearResultCaps() => _resultCaps?.Clear();
 
     internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, Func<AnyPointerBuilder> results, CancellationToken cancellationToken)
     {
@@ -109,8 +116,8 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
     public override async Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var results = new MessageBuilder(256);
-        CapabilityHook?[] paramCaps = [.. request.Caps];
-        request.Caps.Clear();
+        CapabilityHook?[] paramCaps = [.. request.CapsView];
+        request.ClearCaps();
         var context = new CallContext(request.InterfaceId, request.MethodId, request.Message.AsReader().Root, paramCaps, () => results.Root, cancellationToken);
         try
         {
@@ -119,7 +126,7 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
         catch (Exception e)
         {
             results.Dispose();
-            foreach (CapabilityHook h in context.ResultCaps)
+            foreach (CapabilityHook h in context.ResultCapsView)
             {
                 h.Release();
             }
@@ -130,7 +137,7 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
             context.ReleaseParamCaps();
             request.Dispose();
         }
-        return new RpcResponse(results.AsReader().Root, [.. context.ResultCaps], results);
+        return new RpcResponse(results.AsReader().Root, [.. context.ResultCapsView], results);
     }
 }
 
