@@ -9,13 +9,13 @@ public sealed partial class RpcConnection
     /// <summary>A protocol violation by the peer: the connection is aborted with this reason.</summary>
     private sealed class ProtocolViolation(string reason) : Exception(reason);
 
-    private sealed class Answer
+    /// <summary>One of the peer's calls to us; canceled (as a <see cref="CallCancellation"/>) by an early Finish or the connection's end.</summary>
+    private sealed class Answer : CallCancellation
     {
         /// <summary>The question id, set when the Return is sent.</summary>
         public uint Id;
         public bool Returned;
         public bool Finished;
-        public readonly CancellationTokenSource Cancel = new();
 
         /// <summary>Export ids the Return handed out, released if the caller finishes with releaseResultCaps.</summary>
         public List<uint>? ExportedCaps;
@@ -51,9 +51,12 @@ public sealed partial class RpcConnection
             pending = answer.Pending;
             answer.Pending = null;
         }
-        foreach (Action deliver in pending ?? [])
+        if (pending is not null)
         {
-            deliver();
+            foreach (Action deliver in pending)
+            {
+                deliver();
+            }
         }
     }
 
@@ -71,7 +74,7 @@ public sealed partial class RpcConnection
             _messages.Return(reply);
         }
         answer.Message = null;
-        answer.Cancel.Dispose();
+        answer.DisposeCancellation();
     }
 
     /// <summary>The capability a pipelined call targets: the transform's pointer path into the answer's results.</summary>
@@ -521,11 +524,10 @@ public sealed partial class RpcConnection
             {
                 // The results are initialized up front (a Return carries them even if the server writes none).
                 payload = r.InitResults();
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
                 ExportResults(answer, payload, context.ResultCaps);
-                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
-                context.ResultCaps.Clear(); // now owned by the answer
+                SetOutcome(answer, payload.AsReader().Content, context.TakeResultCaps(), null, reply); // the answer owns them now
             }
             else
             {
@@ -540,7 +542,7 @@ public sealed partial class RpcConnection
                         forwarded.Caps.Add(h);
                     }
                 }
-                using RpcResponse response = await forwarded.SendAsync(answer.Cancel.Token).ConfigureAwait(false);
+                using RpcResponse response = await forwarded.SendAsync(answer.Token).ConfigureAwait(false);
                 payload = r.InitResults();
                 payload.Content.Set(response.Results);
                 var caps = new List<CapabilityHook>();
@@ -561,7 +563,7 @@ public sealed partial class RpcConnection
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
-            if (e is OperationCanceledException && answer.Cancel.IsCancellationRequested)
+            if (e is OperationCanceledException && answer.IsCancellationRequested)
             {
                 // The caller sent Finish and the work stopped: rpc.capnp's Return.canceled.
                 er.SetCanceled();
@@ -576,10 +578,7 @@ public sealed partial class RpcConnection
         {
             if (context is not null)
             {
-                foreach (CapabilityHook h in context.ResultCaps)
-                {
-                    h.Release();
-                }
+                context.ReleaseResultCaps();
                 context.ReleaseParamCaps();
             }
             else
@@ -597,7 +596,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
-    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook> caps)
+    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook>? caps)
     {
         if (answer.ResultsToYourself)
         {
@@ -606,7 +605,7 @@ public sealed partial class RpcConnection
         lock (_sync)
         {
             WriteCapTable(payload, caps);
-            answer.ExportedCaps = ExportIds(payload);
+            answer.ExportedCaps = caps is { Count: > 0 } ? ExportIds(payload) : null;
         }
     }
 
@@ -691,7 +690,7 @@ public sealed partial class RpcConnection
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
-        List<CapabilityHook> releasedParams = [];
+        List<CapabilityHook>? releasedParams = null;
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -736,15 +735,18 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        releasedParams.Add(h);
+                        (releasedParams ??= []).Add(h);
                     }
                 }
             }
             q.ParamExports = null;
         }
-        foreach (CapabilityHook h in releasedParams)
+        if (releasedParams is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in releasedParams)
+            {
+                h.Release();
+            }
         }
         if (r.Which == P.Return.Which.TakeFromOtherQuestion)
         {
@@ -801,6 +803,9 @@ public sealed partial class RpcConnection
         }
     }
 
+    /// <summary>Shared and never added to: a question without pipelines iterates it instead of a new empty list.</summary>
+    private static readonly List<PipelinedCapability> NoPipelines = [];
+
     /// <summary>The second half of a Return: resolves the question's pipelines, sends Finish, and hands over the outcome.</summary>
     private void Complete(Question q, uint id, bool sendFinish, RpcResponse? response, RpcException? error)
     {
@@ -813,16 +818,16 @@ public sealed partial class RpcConnection
             pipelines = q.Pipelines;
             q.Pipelines = null;
         }
-        List<CapabilityHook> dropped = [];
+        List<CapabilityHook>? dropped = null;
         List<MessageBuilder>? disembargos = null;
-        foreach (PipelinedCapability p in pipelines ?? [])
+        foreach (PipelinedCapability p in pipelines ?? NoPipelines)
         {
             CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
             lock (_sync)
             {
                 if (p.Dead)
                 {
-                    dropped.Add(target);
+                    (dropped ??= []).Add(target);
                 }
                 else if (sendFinish && p.CallsSent && IsLocal(target))
                 {
@@ -838,9 +843,12 @@ public sealed partial class RpcConnection
                 }
             }
         }
-        foreach (CapabilityHook h in dropped)
+        if (dropped is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in dropped)
+            {
+                h.Release();
+            }
         }
         if (sendFinish)
         {
@@ -1010,11 +1018,14 @@ public sealed partial class RpcConnection
         }
         else
         {
-            answer.Cancel.Cancel();
+            answer.RequestCancel();
         }
-        foreach (CapabilityHook h in released ?? [])
+        if (released is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in released)
+            {
+                h.Release();
+            }
         }
     }
 
@@ -1299,7 +1310,7 @@ public sealed partial class RpcConnection
         }
         foreach (Answer a in answers)
         {
-            a.Cancel.Cancel();
+            a.RequestCancel();
             bool waiting;
             lock (_sync)
             {
