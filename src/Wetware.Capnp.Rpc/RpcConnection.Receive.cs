@@ -155,7 +155,7 @@ public sealed partial class RpcConnection
             _writer.Cork();
             try
             {
-                while (Framing.TryRead(ref buffer, _options.Reader, out MessageReader? message))
+                while (_received.TryRead(ref buffer, out ReceivedMessage? message))
                 {
                     Handle(message!);
                 }
@@ -181,12 +181,12 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
-    private void Handle(MessageReader message)
+    private void Handle(ReceivedMessage message)
     {
         bool keep = false;
         try
         {
-            P.Message.Reader m = message.GetRoot<P.Message.Reader>();
+            P.Message.Reader m = message.Reader.GetRoot<P.Message.Reader>();
             switch (m.Which)
             {
                 case P.Message.Which.Bootstrap:
@@ -403,7 +403,7 @@ public sealed partial class RpcConnection
         _ = SendReturnAsync(id, answer, reply);
     }
 
-    private bool HandleCall(P.Call.Reader call, MessageReader message)
+    private bool HandleCall(P.Call.Reader call, ReceivedMessage message)
     {
         uint id = call.QuestionId;
         var answer = new Answer();
@@ -461,7 +461,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>A call pipelined on an answer without an outcome yet, to start once it has one (a method of its own, so other calls allocate no closure).</summary>
-    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, MessageReader message) => () =>
+    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, ReceivedMessage message) => () =>
     {
         CapabilityHook late;
         lock (_sync)
@@ -486,7 +486,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Dispatches a call whose target is known. Takes ownership of <paramref name="message"/> and a reference to <paramref name="target"/>.</summary>
-    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, MessageReader message)
+    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, ReceivedMessage message)
     {
         if (_answers.Count > _options.MaxQuestions)
         {
@@ -510,7 +510,7 @@ public sealed partial class RpcConnection
         _ = DispatchAsync(id, answer, target, call, paramCaps, message);
     }
 
-    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
+    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, ReceivedMessage message)
     {
         MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
@@ -685,7 +685,7 @@ public sealed partial class RpcConnection
         e.SetReason(error.Reason);
     }
 
-    private bool HandleReturn(P.Return.Reader r, MessageReader message)
+    private bool HandleReturn(P.Return.Reader r, ReceivedMessage message)
     {
         uint id = r.AnswerId;
         Question? q;

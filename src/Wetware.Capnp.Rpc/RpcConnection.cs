@@ -30,6 +30,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly object _sync = new();
     private readonly MessageWriter _writer;
     private readonly MessagePool _messages = new();
+    private readonly ReceivedMessages _received;
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -45,6 +46,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
         _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages);
+        _received = new ReceivedMessages(_options.Reader);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
