@@ -118,7 +118,8 @@ internal abstract class ResolvableCapability : CapabilityHook
 /// </summary>
 public sealed class RpcPromise
 {
-    private readonly Func<ushort[], CapabilityHook> _pipeline;
+    private readonly Func<ushort[], CapabilityHook>? _pipeline;
+    private readonly IPipelineSource? _source;
 
     internal RpcPromise(Task<RpcResponse> response, Func<ushort[], CapabilityHook> pipeline)
     {
@@ -126,10 +127,24 @@ public sealed class RpcPromise
         _pipeline = pipeline;
     }
 
+    /// <summary>A promise whose pipelined capabilities <paramref name="source"/> makes (no closure per call).</summary>
+    internal RpcPromise(Task<RpcResponse> response, IPipelineSource source)
+    {
+        Response = response;
+        _source = source;
+    }
+
     public Task<RpcResponse> Response { get; }
 
     /// <summary>The capability at <paramref name="pointerPath"/> (pointer field indexes from the results struct); dispose it.</summary>
-    public Capability GetPipelinedCapability(params ushort[] pointerPath) => new(_pipeline(pointerPath));
+    public Capability GetPipelinedCapability(params ushort[] pointerPath) =>
+        new(_source is not null ? _source.GetPipelined(pointerPath) : _pipeline!(pointerPath));
+}
+
+/// <summary>What makes the capabilities in a call's results before they arrive (a connection's question).</summary>
+internal interface IPipelineSource
+{
+    CapabilityHook GetPipelined(ushort[] path);
 }
 
 /// <summary>A capability that becomes another once a task completes; calls wait for it, in order.</summary>
@@ -237,15 +252,15 @@ internal sealed class PromisedCapability : CapabilityHook
         try
         {
             forwarded.Params.Set(request.Params.AsReader());
-            if (request.CapsView.Count > 0)
+            if (request.CapList is { } caps)
             {
-                forwarded.Caps.AddRange(request.CapsView);
-                request.ClearCaps();
+                forwarded.Caps.AddRange(caps);
+                caps.Clear();
             }
         }
         finally
         {
-            request.Dispose();
+            request.Release();
         }
         return forwarded.Send(cancellationToken);
     }
@@ -337,14 +352,8 @@ public sealed class RpcRequest : IDisposable
     internal CapabilityHook Target;
     internal readonly MessageBuilder Message;
     private List<CapabilityHook>? _caps;
-
-    /// <summary>The capabilities attached to the params (created on the first one: most calls carry none).</summary>
-    internal List<CapabilityHook> Caps => _caps ??= [];
-
-    internal IReadOnlyList<CapabilityHook> CapsView => _caps ?? (IReadOnlyList<CapabilityHook>)Array.Empty<CapabilityHook>();
-
-    internal void ClearCaps() => _caps?.Clear();
     private bool _sent;
+    private int _released;
 
     internal RpcRequest(CapabilityHook target, MessageBuilder message, AnyPointerBuilder parameters, ulong interfaceId, ushort methodId)
     {
@@ -361,6 +370,12 @@ public sealed class RpcRequest : IDisposable
 
     /// <summary>The params struct's pointer (generated code initializes its struct here).</summary>
     public AnyPointerBuilder Params { get; }
+
+    /// <summary>The capabilities attached to the params (made on first use).</summary>
+    internal List<CapabilityHook> Caps => _caps ??= [];
+
+    /// <summary>The capabilities attached to the params, or null if none ever were.</summary>
+    internal List<CapabilityHook>? CapList => _caps;
 
     /// <summary>Attaches a capability to the params; write the returned index into a capability field.</summary>
     public uint AddCapability(Capability capability)
@@ -384,8 +399,22 @@ public sealed class RpcRequest : IDisposable
         return Target.Send(this, cancellationToken);
     }
 
+    /// <summary>Drops an unsent request. A sent one belongs to the RPC system, which releases it once it is sent.</summary>
     public void Dispose()
     {
+        if (!_sent)
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Returns the message's memory and the attached capabilities (once, whoever asks first).</summary>
+    internal void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
         Message.Dispose();
         if (_caps is { } caps)
         {
@@ -401,7 +430,7 @@ public sealed class RpcRequest : IDisposable
 /// <summary>The results of a call. Dispose it to release the message and the capabilities it holds.</summary>
 public sealed class RpcResponse : IDisposable
 {
-    private readonly IDisposable? _owner;
+    private IDisposable? _owner;
     private readonly CapabilityHook?[] _caps;
 
     internal RpcResponse(AnyPointerReader results, CapabilityHook?[] caps, IDisposable? owner)
@@ -438,7 +467,8 @@ public sealed class RpcResponse : IDisposable
         {
             Interlocked.Exchange(ref _caps[i], null)?.Release();
         }
-        _owner?.Dispose();
+        // Once: the owner may be a pooled message that serves another call afterwards.
+        Interlocked.Exchange(ref _owner, null)?.Dispose();
     }
 }
 

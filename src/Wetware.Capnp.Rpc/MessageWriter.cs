@@ -31,7 +31,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     private bool _completed;
 
     /// <param name="Posted">Nobody waits for it: the writer gives the message back to the connection's <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
-    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep);
+    /// <param name="Failed">For a posted message: runs (with <paramref name="State"/>) if it could not be written or flushed.</param>
+    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep, Action<object?, Exception>? Failed = null);
 
     /// <summary>
     /// Writes and flushes <paramref name="message"/>, which must stay alive until the task completes.
@@ -44,7 +45,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         {
             if (_completed)
             {
-                return Task.FromException(new RpcException(RpcErrorType.Disconnected, "the connection is closed"));
+                return Task.FromException(Closed());
             }
             if (_busy || _corked)
             {
@@ -65,23 +66,40 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// transport's buffer, unless <paramref name="keep"/> (someone else still reads it). A failure
     /// to send is the connection's, which closes.
     /// </summary>
-    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false)
+    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false) =>
+        Post(new Pending(message, written, state, Posted: true, keep));
+
+    /// <summary>
+    /// Sends <paramref name="message"/> (which the sender keeps and recycles itself) without a task
+    /// to await: <paramref name="written"/> runs once it is in the transport's buffer, and
+    /// <paramref name="failed"/> if it could not be written or flushed (possibly after
+    /// <paramref name="written"/>: the flush failed). Both get <paramref name="state"/>.
+    /// </summary>
+    public void Send(MessageBuilder message, Action<object?> written, Action<object?, Exception> failed, object? state) =>
+        Post(new Pending(message, written, state, Posted: true, Keep: true, failed));
+
+    private void Post(Pending p)
     {
-        var p = new Pending(message, written, state, Posted: true, keep);
+        bool closed;
         lock (_sync)
         {
-            if (_completed)
+            closed = _completed;
+            if (!closed)
             {
-                Recycle(p);
-                return;
+                if (_busy || _corked)
+                {
+                    Count(p.Message);
+                    _queue.Add(p);
+                    return;
+                }
+                _busy = true;
             }
-            if (_busy || _corked)
-            {
-                Count(message);
-                _queue.Add(p);
-                return;
-            }
-            _busy = true;
+        }
+        if (closed)
+        {
+            Recycle(p);
+            p.Failed?.Invoke(p.State, Closed());
+            return;
         }
         _ = WriteOwnAsync(p);
     }
@@ -143,9 +161,10 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             Write(p);
             await FlushAsync().ConfigureAwait(false);
         }
-        catch when (p.Posted)
+        catch (Exception e) when (p.Posted)
         {
-            // Nobody waits: the connection's read loop sees the broken transport and closes it.
+            // Nobody waits (but a sender may want to know): the connection's read loop sees the broken transport and closes it.
+            p.Failed?.Invoke(p.State, e);
         }
         finally
         {
@@ -179,6 +198,10 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
                     Recycle(queue[i]);
                 }
                 flushed?.TrySetException(e);
+                foreach (Pending p in queue)
+                {
+                    p.Failed?.Invoke(p.State, e);
+                }
             }
             queue.Clear();
             lock (_sync)
@@ -269,6 +292,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             pool.Return(p.Message);
         }
     }
+
+    private static RpcException Closed() => new(RpcErrorType.Disconnected, "the connection is closed");
 
     private async ValueTask FlushAsync()
     {

@@ -9,13 +9,13 @@ public sealed partial class RpcConnection
     /// <summary>A protocol violation by the peer: the connection is aborted with this reason.</summary>
     private sealed class ProtocolViolation(string reason) : Exception(reason);
 
-    private sealed class Answer
+    /// <summary>One of the peer's calls to us; canceled (as a <see cref="CallCancellation"/>) by an early Finish or the connection's end.</summary>
+    private sealed class Answer : CallCancellation
     {
         /// <summary>The question id, set when the Return is sent.</summary>
         public uint Id;
         public bool Returned;
         public bool Finished;
-        public readonly CancellationTokenSource Cancel = new();
 
         /// <summary>Export ids the Return handed out, released if the caller finishes with releaseResultCaps.</summary>
         public List<uint>? ExportedCaps;
@@ -74,7 +74,7 @@ public sealed partial class RpcConnection
             _messages.Return(reply);
         }
         answer.Message = null;
-        answer.Cancel.Dispose();
+        answer.DisposeCancellation();
     }
 
     /// <summary>The capability a pipelined call targets: the transform's pointer path into the answer's results.</summary>
@@ -155,7 +155,7 @@ public sealed partial class RpcConnection
             _writer.Cork();
             try
             {
-                while (Framing.TryRead(ref buffer, _options.Reader, out MessageReader? message))
+                while (_received.TryRead(ref buffer, out ReceivedMessage? message))
                 {
                     Handle(message!);
                 }
@@ -181,7 +181,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
-    private void Handle(MessageReader message)
+    private void Handle(ReceivedMessage message)
     {
         bool keep = false;
         try
@@ -191,7 +191,7 @@ public sealed partial class RpcConnection
                 // Closed while a read's messages were being handled: the rest are not for us anymore.
                 throw new RpcException(RpcErrorType.Disconnected, closed.Reason);
             }
-            P.Message.Reader m = message.GetRoot<P.Message.Reader>();
+            P.Message.Reader m = message.Reader.GetRoot<P.Message.Reader>();
             switch (m.Which)
             {
                 case P.Message.Which.Bootstrap:
@@ -408,7 +408,7 @@ public sealed partial class RpcConnection
         _ = SendReturnAsync(id, answer, reply);
     }
 
-    private bool HandleCall(P.Call.Reader call, MessageReader message)
+    private bool HandleCall(P.Call.Reader call, ReceivedMessage message)
     {
         uint id = call.QuestionId;
         var answer = new Answer();
@@ -466,7 +466,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>A call pipelined on an answer without an outcome yet, to start once it has one (a method of its own, so other calls allocate no closure).</summary>
-    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, MessageReader message) => () =>
+    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, ReceivedMessage message) => () =>
     {
         CapabilityHook late;
         lock (_sync)
@@ -491,7 +491,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Dispatches a call whose target is known. Takes ownership of <paramref name="message"/> and a reference to <paramref name="target"/>.</summary>
-    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, MessageReader message)
+    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, ReceivedMessage message)
     {
         if (_answers.Count > _options.MaxQuestions)
         {
@@ -515,7 +515,7 @@ public sealed partial class RpcConnection
         _ = DispatchAsync(id, answer, target, call, paramCaps, message);
     }
 
-    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
+    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, ReceivedMessage message)
     {
         MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
@@ -541,11 +541,10 @@ public sealed partial class RpcConnection
             {
                 // The results are initialized up front (a Return carries them even if the server writes none).
                 payload = r.InitResults();
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
-                ExportResults(answer, payload, context.ResultCapsView);
-                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCapsView], null, reply);
-                context.ClearResultCaps(); // now owned by the answer
+                ExportResults(answer, payload, context.ResultCaps);
+                SetOutcome(answer, payload.AsReader().Content, context.TakeResultCaps(), null, reply); // the answer owns them now
             }
             else
             {
@@ -560,7 +559,7 @@ public sealed partial class RpcConnection
                         forwarded.Caps.Add(h);
                     }
                 }
-                using RpcResponse response = await forwarded.SendAsync(answer.Cancel.Token).ConfigureAwait(false);
+                using RpcResponse response = await forwarded.SendAsync(answer.Token).ConfigureAwait(false);
                 payload = r.InitResults();
                 payload.Content.Set(response.Results);
                 var caps = new List<CapabilityHook>();
@@ -581,7 +580,7 @@ public sealed partial class RpcConnection
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
-            if (e is OperationCanceledException && answer.Cancel.IsCancellationRequested)
+            if (e is OperationCanceledException && answer.IsCancellationRequested)
             {
                 // The caller sent Finish and the work stopped: rpc.capnp's Return.canceled.
                 er.SetCanceled();
@@ -596,10 +595,7 @@ public sealed partial class RpcConnection
         {
             if (context is not null)
             {
-                foreach (CapabilityHook h in context.ResultCapsView)
-                {
-                    h.Release();
-                }
+                context.ReleaseResultCaps();
                 context.ReleaseParamCaps();
             }
             else
@@ -617,7 +613,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
-    private void ExportResults(Answer answer, P.Payload.Builder payload, IReadOnlyList<CapabilityHook> caps)
+    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook>? caps)
     {
         if (answer.ResultsToYourself)
         {
@@ -626,7 +622,7 @@ public sealed partial class RpcConnection
         lock (_sync)
         {
             WriteCapTable(payload, caps);
-            answer.ExportedCaps = ExportIds(payload);
+            answer.ExportedCaps = caps is { Count: > 0 } ? ExportIds(payload) : null;
         }
     }
 
@@ -706,7 +702,7 @@ public sealed partial class RpcConnection
         e.SetReason(error.Reason);
     }
 
-    private bool HandleReturn(P.Return.Reader r, MessageReader message)
+    private bool HandleReturn(P.Return.Reader r, ReceivedMessage message)
     {
         uint id = r.AnswerId;
         Question? q;
@@ -824,6 +820,9 @@ public sealed partial class RpcConnection
         }
     }
 
+    /// <summary>Shared and never added to: a question without pipelines iterates it instead of a new empty list.</summary>
+    private static readonly List<PipelinedCapability> NoPipelines = [];
+
     /// <summary>The second half of a Return: resolves the question's pipelines, sends Finish, and hands over the outcome.</summary>
     private void Complete(Question q, uint id, bool sendFinish, RpcResponse? response, RpcException? error)
     {
@@ -838,7 +837,7 @@ public sealed partial class RpcConnection
         }
         List<CapabilityHook>? dropped = null;
         List<MessageBuilder>? disembargos = null;
-        foreach (PipelinedCapability p in pipelines ?? (IEnumerable<PipelinedCapability>)Array.Empty<PipelinedCapability>())
+        foreach (PipelinedCapability p in pipelines ?? NoPipelines)
         {
             CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
             lock (_sync)
@@ -1036,11 +1035,14 @@ public sealed partial class RpcConnection
         }
         else
         {
-            answer.Cancel.Cancel();
+            answer.RequestCancel();
         }
-        foreach (CapabilityHook h in released ?? (IEnumerable<CapabilityHook>)Array.Empty<CapabilityHook>())
+        if (released is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in released)
+            {
+                h.Release();
+            }
         }
     }
 
@@ -1325,7 +1327,7 @@ public sealed partial class RpcConnection
         }
         foreach (Answer a in answers)
         {
-            a.Cancel.Cancel();
+            a.RequestCancel();
             bool waiting;
             lock (_sync)
             {
