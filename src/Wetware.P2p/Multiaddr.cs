@@ -80,7 +80,7 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
         ArgumentNullException.ThrowIfNull(endPoint);
         IPAddress address = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
         string family = address.AddressFamily == AddressFamily.InterNetwork ? "ip4" : "ip6";
-        if (address.ScopeId != 0)
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0)
         {
             address = new IPAddress(address.GetAddressBytes());
         }
