@@ -33,11 +33,7 @@ internal static class Multistream
         WriteMessage(pipe.Output, ProtocolId);
         WriteMessage(pipe.Output, protocols[0]);
         await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
-        string header = await ReadMessageAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
-        if (header != ProtocolId)
-        {
-            throw P2pException.Protocol($"multistream-select: expected '{ProtocolId}', got '{Shown(header)}'");
-        }
+        await ReadHeaderAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
         for (int i = 0; ; i++)
         {
             string answer = await ReadMessageAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
@@ -67,11 +63,7 @@ internal static class Multistream
         // Our header goes out at once (it does not depend on the dialer's); the dialer reads it before its answer.
         WriteMessage(pipe.Output, ProtocolId);
         await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
-        string header = await ReadMessageAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
-        if (header != ProtocolId)
-        {
-            throw P2pException.Protocol($"multistream-select: expected '{ProtocolId}', got '{Shown(header)}'");
-        }
+        await ReadHeaderAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
         for (int proposals = 0; proposals < MaxProposals; proposals++)
         {
             string proposal = await ReadMessageAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
@@ -132,12 +124,29 @@ internal static class Multistream
         writer.Write(inner.WrittenSpan);
     }
 
-    internal static async ValueTask<string> ReadMessageAsync(PipeReader reader, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first message must be the header. Its length is known (19), so anything else (an HTTP request, TLS, random
+    /// bytes) is refused at its first byte instead of waiting for a message that never ends.
+    /// </summary>
+    private static async ValueTask ReadHeaderAsync(PipeReader reader, CancellationToken cancellationToken)
+    {
+        string header = await ReadMessageAsync(reader, cancellationToken, Encoding.UTF8.GetByteCount(ProtocolId) + 1).ConfigureAwait(false);
+        if (header != ProtocolId)
+        {
+            throw P2pException.Protocol($"multistream-select: expected '{ProtocolId}', got '{Shown(header)}'");
+        }
+    }
+
+    internal static async ValueTask<string> ReadMessageAsync(PipeReader reader, CancellationToken cancellationToken, int expectedLength = 0)
     {
         while (true)
         {
             ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (expectedLength > 0 && Varint.TryRead(buffer, out ulong announced, out _) == Varint.Status.Done && announced != (ulong)expectedLength)
+            {
+                throw P2pException.Protocol($"multistream-select: expected the header '{ProtocolId}', got a message of {announced} bytes");
+            }
             if (TryParse(ref buffer, out string? message, out SequencePosition consumed))
             {
                 reader.AdvanceTo(consumed);

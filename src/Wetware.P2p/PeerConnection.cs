@@ -183,7 +183,7 @@ public sealed class PeerConnection
         {
             reason = _closeRequested.Task.Result;
         }
-        else if (first.Exception?.InnerException is { } error)
+        else if ((_session.CloseReason ?? first.Exception?.InnerException) is { } error)
         {
             reason = error is P2pException p ? p.Reason : error.Message;
             failure = error is P2pException { Error: P2pError.Protocol or P2pError.Limit };

@@ -55,6 +55,18 @@ internal sealed class YamuxSession
         }
     }
 
+    /// <summary>Why the session ended (set as the read loop ends, before the write loop is stopped).</summary>
+    public Exception? CloseReason
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closeReason;
+            }
+        }
+    }
+
     /// <summary>True once the peer sent GoAway: no new streams from us.</summary>
     public bool RemoteGoingAway { get; private set; }
 
