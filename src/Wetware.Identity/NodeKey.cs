@@ -180,6 +180,24 @@ public sealed class NodeKey : IDisposable
         return compact;
     }
 
+    /// <summary>
+    /// Signs <paramref name="data"/> the way libp2p's key spec signs with a secp256k1 key (the Noise handshake
+    /// payload, signed peer records): ECDSA over SHA-256(data), deterministic (RFC 6979), low <c>s</c>, DER-encoded.
+    /// No signing envelope: the caller's protocol defines the bytes.
+    /// </summary>
+    public byte[] SignLibp2p(ReadOnlySpan<byte> data)
+    {
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(data, digest);
+        if (!_key.TrySignECDSA(digest, out SecpECDSASignature? signature) || signature is null)
+        {
+            throw new CryptographicException("secp256k1 signing failed");
+        }
+        Span<byte> der = stackalloc byte[72];
+        signature.WriteDerToSpan(der, out int length);
+        return der[..length].ToArray();
+    }
+
     /// <summary>Shows the Peer ID, never the secret.</summary>
     public override string ToString() => $"NodeKey {PeerId}";
 

@@ -169,6 +169,37 @@ public sealed class PublicKey : IEquatable<PublicKey>
         return _secp256k1!.SigVerify(sig, digest);
     }
 
+    /// <summary>
+    /// Checks a signature made as libp2p's key spec says (the Noise handshake payload, signed peer records): for
+    /// secp256k1, DER-encoded ECDSA over SHA-256(data), strict DER and low <c>s</c> only (as js-libp2p's noble does);
+    /// for Ed25519, the 64-byte signature over the data itself.
+    /// </summary>
+    public bool VerifyLibp2p(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
+    {
+        if (Type == KeyType.Ed25519)
+        {
+            return signature.Length == SignatureLength && Org.BouncyCastle.Math.EC.Rfc8032.Ed25519.Verify(signature, _data, data);
+        }
+        // A DER ECDSA signature over secp256k1 is at most 72 bytes (two 33-byte integers and four header bytes).
+        if (signature.Length is < 8 or > 72
+            || !SecpECDSASignature.TryCreateFromDer(signature, out SecpECDSASignature? sig)
+            || sig is null
+            || sig.r.IsZero || sig.s.IsZero || sig.s.IsHigh)
+        {
+            return false;
+        }
+        // Only the one canonical encoding: re-encoding must give the same bytes (no padding, no trailing data).
+        Span<byte> canonical = stackalloc byte[72];
+        sig.WriteDerToSpan(canonical, out int length);
+        if (!canonical[..length].SequenceEqual(signature))
+        {
+            return false;
+        }
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(data, digest);
+        return _secp256k1!.SigVerify(sig, digest);
+    }
+
     /// <summary>The 64-byte uncompressed secp256k1 point without its 04 prefix (for the EVM address).</summary>
     internal byte[] UncompressedXY()
     {
