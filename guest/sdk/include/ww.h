@@ -135,6 +135,20 @@ void ww_on_stdin(void (*fn)(void *arg, const uint8_t *data, size_t len), void *a
 bool ww_connected(void);
 const char *ww_disconnect_reason(void);
 
+/* The RPC tables' sizes and some protocol events so far, for tests and diagnostics. */
+typedef struct ww_counts {
+  uint32_t questions;   /* our calls awaiting Return or Finish */
+  uint32_t answers;     /* the host's calls to us, until their Finish */
+  uint32_t imports;     /* the host's capabilities we hold */
+  uint32_t exports;     /* ours the host holds */
+  uint32_t embargoes;   /* our Disembargos not yet echoed */
+  uint64_t embargoes_sent;    /* Disembargo senderLoopback we sent */
+  uint64_t loopbacks_echoed;  /* the host's senderLoopback we echoed */
+  uint64_t resolves;          /* Resolve messages received */
+  uint64_t forwarded;         /* the host's calls we passed back to the host */
+} ww_counts;
+void ww_get_counts(ww_counts *out);
+
 /* ---- the session (stem.capnp Membrane, system.capnp Host/Executor) -------------------------------- */
 
 /* The host's bootstrap capability on fd 4 (the Membrane), usable at once: calls on it are

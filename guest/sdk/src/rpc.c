@@ -75,7 +75,17 @@ static struct {
   size_t cur_len;
   uint32_t *post_resolve;/* broken exports to Resolve after the message carrying them */
   uint32_t npost, postcap;
+  ww_counts stats;
 } R;
+
+void ww_get_counts(ww_counts *out) {
+  *out = R.stats;
+  out->questions = R.live_questions;
+  out->answers = R.answers.len;
+  out->imports = R.imports.len;
+  out->exports = R.exports.count - R.exports.nfree;
+  out->embargoes = R.embargoes.count - R.embargoes.nfree;
+}
 
 /* ---- memory ----------------------------------------------------------------------------------- */
 
@@ -236,8 +246,43 @@ static void out_reserve(size_t n) {
 static void send_resolve(uint32_t export_id, ww_cap *target);
 static ww_cap *shorten(ww_cap *c);
 
+/* WW_RPC_TRACE=1 in the guest's environment: one line per message on stderr. */
+static int trace = -1;
+static const char *const KINDS[] = {"unimplemented", "abort", "call", "return", "finish", "resolve",
+                                    "release", "obsoleteSave", "bootstrap", "obsoleteDelete", "provide",
+                                    "accept", "join", "disembargo"};
+
+static void trace_msg(const char *dir, cp_message *m) {
+  if (trace < 0) {
+    const char *t = getenv("WW_RPC_TRACE");
+    trace = t && *t && *t != '0';
+  }
+  if (!trace) return;
+  rpc_Message msg = rpc_Message_root(m);
+  unsigned which = rpc_Message_which(msg);
+  uint32_t id = 0;
+  switch (which) {
+    case rpc_Message_which_call: id = rpc_Call_get_questionId(rpc_Message_get_call(msg)); break;
+    case rpc_Message_which_return: id = rpc_Return_get_answerId(rpc_Message_get_return(msg)); break;
+    case rpc_Message_which_finish: id = rpc_Finish_get_questionId(rpc_Message_get_finish(msg)); break;
+    case rpc_Message_which_resolve: id = rpc_Resolve_get_promiseId(rpc_Message_get_resolve(msg)); break;
+    case rpc_Message_which_release: id = rpc_Release_get_id(rpc_Message_get_release(msg)); break;
+    case rpc_Message_which_bootstrap: id = rpc_Bootstrap_get_questionId(rpc_Message_get_bootstrap(msg)); break;
+    case rpc_Message_which_disembargo: {
+      rpc_Disembargo_Context c = rpc_Disembargo_get_context(rpc_Message_get_disembargo(msg));
+      id = rpc_Disembargo_Context_which(c) == rpc_Disembargo_Context_which_senderLoopback
+               ? rpc_Disembargo_Context_get_senderLoopback(c)
+               : rpc_Disembargo_Context_get_receiverLoopback(c) | 0x80000000u;
+      break;
+    }
+    default: break;
+  }
+  fprintf(stderr, "ww rpc %s %s %u\n", dir, which < 14 ? KINDS[which] : "?", id);
+}
+
 static void send_msg(cp_message *m) {
   if (!ww__conn.up) return;
+  trace_msg("->", m);
   size_t n = cp_frame_size(m);
   out_reserve(n);
   cp_frame_write(m, ww__conn.out + ww__conn.out_len);
@@ -559,6 +604,7 @@ static void resolve_pipes(ww_call *c) {
       rpc_Disembargo_Context_set_senderLoopback(rpc_Disembargo_init_context(d), eid);
       send_msg(m);
       msg_done(m);
+      R.stats.embargoes_sent++;
       t = e;
     }
     p->call = NULL; /* its reference on c is dropped below */
@@ -1143,6 +1189,7 @@ static void deliver_ctx(ww_cap *t, ww_ctx *x) {
     cp_pb_copy(f->params, x->params, map_param, &m);
     f->forward_for = x;
     x->forward = f;
+    R.stats.forwarded++;
     ww_then(f, forward_done, x);
     ww_send(f);
   }
@@ -1353,6 +1400,7 @@ static ww_cap *read_desc(rpc_CapDescriptor d) {
 
 static void handle_resolve(rpc_Resolve r) {
   uint32_t id = rpc_Resolve_get_promiseId(r);
+  R.stats.resolves++;
   ww_cap *t;
   if (rpc_Resolve_which(r) == rpc_Resolve_which_cap) {
     t = read_desc(rpc_Resolve_get_cap(r));
@@ -1384,6 +1432,7 @@ static void handle_resolve(rpc_Resolve r) {
     rpc_Disembargo_Context_set_senderLoopback(rpc_Disembargo_init_context(d), eid);
     send_msg(m);
     msg_done(m);
+    R.stats.embargoes_sent++;
     t = e;
   }
   resolve_cap(imp, t);
@@ -1413,6 +1462,7 @@ static void reply_loopback(ww_cap *t, uint32_t embargo) {
   rpc_Disembargo_Context_set_receiverLoopback(rpc_Disembargo_init_context(d), embargo);
   send_msg(m);
   msg_done(m);
+  R.stats.loopbacks_echoed++;
 }
 
 static void handle_disembargo(rpc_Disembargo d) {
@@ -1512,6 +1562,7 @@ static void handle(void) {
     return;
   }
   R.retained = NULL;
+  trace_msg("<-", &m);
   rpc_Message msg = rpc_Message_root(&m);
   unsigned which = rpc_Message_which(msg);
   switch (which) {

@@ -59,6 +59,10 @@ internal sealed class GuestHarness : IAsyncDisposable
         Cell cell = await engine.StartAsync(Sdk.Guest(guest), new CellOptions
         {
             Args = [guest, .. args],
+            // WW_RPC_TRACE=1 in the test's environment traces the guest's messages on its stderr.
+            Env = Environment.GetEnvironmentVariable("WW_RPC_TRACE") is { Length: > 0 } trace
+                ? new Dictionary<string, string> { ["WW_RPC_TRACE"] = trace }
+                : new Dictionary<string, string>(),
             Stdin = input.Reader,
             Stdout = PipeWriter.Create(stdout),
             Stderr = PipeWriter.Create(stderr),
