@@ -1,0 +1,154 @@
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Wetware.Capnp.Rpc;
+using Wetware.Cells;
+
+namespace Wetware.GuestSdk.Tests;
+
+/// <summary>An engine per test class, its modules cached in the test run's own directory.</summary>
+public sealed class EngineFixture : IDisposable
+{
+    public EngineFixture()
+    {
+        Engine = new CellEngine(new CellEngineOptions { Cache = new ModuleCache(Sdk.CacheDirectory) }, NullLogger.Instance);
+    }
+
+    internal CellEngine Engine { get; }
+
+    public void Dispose() => Engine.Dispose();
+}
+
+/// <summary>
+/// A test guest in a cell with, unless asked otherwise, a C# RPC connection on its fd 4 whose bootstrap
+/// is a <see cref="TestBootstrap"/>. Stdout and stderr are collected; stdin is given bytes (or none).
+/// </summary>
+internal sealed class GuestHarness : IAsyncDisposable
+{
+    private readonly MemoryStream _stdout;
+    private readonly MemoryStream _stderr;
+
+    private GuestHarness(Cell cell, RpcConnection? connection, TestBootstrap bootstrap, MemoryStream stdout, MemoryStream stderr)
+    {
+        Cell = cell;
+        Connection = connection;
+        Bootstrap = bootstrap;
+        _stdout = stdout;
+        _stderr = stderr;
+    }
+
+    public Cell Cell { get; }
+
+    public RpcConnection? Connection { get; }
+
+    public TestBootstrap Bootstrap { get; }
+
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null)
+    {
+        var bootstrap = new TestBootstrap(new TestMembrane(), new HostTester());
+        var input = new Pipe();
+        if (stdin is not null)
+        {
+            await input.Writer.WriteAsync(stdin);
+        }
+        input.Writer.Complete();
+        var stdout = new MemoryStream();
+        var stderr = new MemoryStream();
+        Cell cell = await engine.StartAsync(Sdk.Guest(guest), new CellOptions
+        {
+            Args = [guest, .. args],
+            // WW_RPC_TRACE=1 in the test's environment traces the guest's messages on its stderr.
+            Env = Environment.GetEnvironmentVariable("WW_RPC_TRACE") is { Length: > 0 } trace
+                ? new Dictionary<string, string> { ["WW_RPC_TRACE"] = trace }
+                : new Dictionary<string, string>(),
+            Stdin = input.Reader,
+            Stdout = PipeWriter.Create(stdout),
+            Stderr = PipeWriter.Create(stderr),
+        });
+        RpcConnection? connection = null;
+        if (connect)
+        {
+            connection = new RpcConnection(cell.Rpc, Capability.FromServer(bootstrap));
+            connection.Start();
+        }
+        return new GuestHarness(cell, connection, bootstrap, stdout, stderr);
+    }
+
+    /// <summary>Waits for the guest to exit (the connection stays as it is).</summary>
+    public async Task<GuestResult> CompletionAsync()
+    {
+        CellResult result = await Cell.Completion.WaitAsync(Timeout);
+        return new GuestResult(result.ExitCode, Encoding.UTF8.GetString(_stdout.ToArray()), Encoding.UTF8.GetString(_stderr.ToArray()));
+    }
+
+    /// <summary>Closes the host's end of the connection (the guest reads end of file), then waits for the guest.</summary>
+    public async Task<GuestResult> CloseAsync()
+    {
+        if (Connection is not null)
+        {
+            await Connection.DisposeAsync();
+        }
+        return await CompletionAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Connection is not null)
+        {
+            await Connection.DisposeAsync();
+        }
+        await Cell.DisposeAsync();
+    }
+}
+
+/// <summary>How a guest ended, and what it printed.</summary>
+internal sealed record GuestResult(int ExitCode, string Stdout, string Stderr)
+{
+    /// <summary>Stdout's name=value pairs (several per line, separated by spaces, are split too).</summary>
+    public Dictionary<string, string> Values()
+    {
+        var values = new Dictionary<string, string>();
+        foreach (string line in Stdout.Split('\n'))
+        {
+            int eq = line.IndexOf('=');
+            if (eq <= 0)
+            {
+                continue;
+            }
+            // "a=x b=y" lines: split at spaces that start a new name=.
+            foreach (string part in SplitPairs(line))
+            {
+                int e = part.IndexOf('=');
+                if (e > 0)
+                {
+                    values[part[..e]] = part[(e + 1)..];
+                }
+            }
+        }
+        return values;
+    }
+
+    private static IEnumerable<string> SplitPairs(string line)
+    {
+        int start = 0;
+        for (int i = 1; i < line.Length; i++)
+        {
+            if (line[i] == ' ')
+            {
+                int next = line.IndexOf(' ', i + 1);
+                string word = next < 0 ? line[(i + 1)..] : line[(i + 1)..next];
+                int eq = word.IndexOf('=');
+                if (eq > 0 && word[..eq].All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+                {
+                    yield return line[start..i];
+                    start = i + 1;
+                }
+            }
+        }
+        yield return line[start..];
+    }
+
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+}
