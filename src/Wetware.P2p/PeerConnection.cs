@@ -52,7 +52,8 @@ public sealed class PeerConnection
                 LingerTimeout = node.Options.StreamLingerTimeout,
             },
             OnInboundStream,
-            () => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64));
+            () => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64),
+            limit => logger.LogWarning("{Peer} at {Address}: {Limit}", RemotePeer, RemoteAddress, limit));
         _noiseRead = node.Tasks.Run(noise.ReadLoopAsync, "noise read loop");
         _noiseWrite = node.Tasks.Run(noise.WriteLoopAsync, "noise write loop");
         _identified.Task.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);

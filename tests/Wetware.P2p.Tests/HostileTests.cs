@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using Wetware.Identity;
 using Wetware.P2p.Noise;
@@ -159,6 +160,59 @@ public class HostileTests
     [Fact]
     public async Task StalledBeforeTheMuxer() =>
         await ExpectDropAsync(async raw => await raw.SecureAsync(), "did not finish within 0.8 s", Fast);
+
+    [Fact]
+    public async Task APeerThatNeverAnswersKeepAlivePingsIsClosed()
+    {
+        var options = new P2pNodeOptions { KeepAliveInterval = TimeSpan.FromMilliseconds(200), MaintenanceInterval = TimeSpan.FromMilliseconds(50) };
+        (P2pNode server, Multiaddr address) = await Nodes.ListeningAsync(options);
+        await using var _ = server;
+        var closed = new TaskCompletionSource<PeerConnection>();
+        server.PeerDisconnected += c => closed.TrySetResult(c);
+        await using RawPeer raw = await RawPeer.ConnectAsync(address);
+        await raw.MuxAsync();
+        // The raw peer reads nothing above Noise, so pings go unanswered.
+        PeerConnection gone = await closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains("keep-alive: no answer to a ping within 0.2 s", gone.CloseReason);
+        Assert.True(await raw.WaitForDisconnectAsync(TimeSpan.FromSeconds(5)));
+        await Nodes.EventuallyAsync(() => server.Counts is { Connections: 0, Sockets: 0 }, "the silent peer's connection to be released");
+    }
+
+    [Fact]
+    public async Task AStreamThePeerNeverFinishesIsResetAfterTheLinger()
+    {
+        var options = new P2pNodeOptions { StreamLingerTimeout = TimeSpan.FromMilliseconds(300), MaintenanceInterval = TimeSpan.FromMilliseconds(50) };
+        (P2pNode server, Multiaddr address) = await Nodes.ListeningAsync(options);
+        await using var _ = server;
+        // The handler returns at once (its stream is disposed); the client never ends its side.
+        server.SetStreamHandler("/quick/1.0.0", (s, ct) => Task.CompletedTask);
+        await using P2pNode client = Nodes.New();
+        PeerConnection c = await client.DialAsync(address);
+        P2pStream stream = await c.OpenStreamAsync("/quick/1.0.0");
+        // The handler's FIN arrives first; the client keeps its side open.
+        while (true)
+        {
+            ReadResult r = await stream.Input.ReadAsync();
+            stream.Input.AdvanceTo(r.Buffer.End);
+            if (r.IsCompleted)
+            {
+                break;
+            }
+        }
+        // Then the server's linger expires and it resets the stream: our writes fail from then on.
+        var e = await Assert.ThrowsAsync<P2pException>(async () =>
+        {
+            while (true)
+            {
+                FlushResult f = await stream.Output.WriteAsync(new byte[] { 1 });
+                Assert.False(f.IsCompleted);
+                await Task.Delay(20);
+            }
+        }).WaitAsync(TimeSpan.FromSeconds(10));
+        await Nodes.EventuallyAsync(() => server.Counts.Streams == 0 && client.Counts.Streams == 0, "the lingering stream to be released");
+        await stream.DisposeAsync();
+        await c.PingAsync();
+    }
 
     [Fact]
     public async Task InboundConnectionsOverTheLimitAreRefused()

@@ -17,6 +17,7 @@ internal sealed class YamuxSession
     private readonly bool _isClient;
     private readonly Action<YamuxStream> _onInboundStream;
     private readonly Action _onStreamRetired;
+    private readonly Action<string>? _onLimit;
     private readonly Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<uint, YamuxStream> _streams = [];
     private readonly Dictionary<uint, (TaskCompletionSource<TimeSpan> Done, long Started)> _pings = [];
@@ -31,8 +32,9 @@ internal sealed class YamuxSession
     private Exception? _closeReason;
     private uint? _keepAlivePing;
 
-    public YamuxSession(IDuplexPipe pipe, bool isClient, YamuxOptions options, Action<YamuxStream> onInboundStream, Action onStreamRetired)
+    public YamuxSession(IDuplexPipe pipe, bool isClient, YamuxOptions options, Action<YamuxStream> onInboundStream, Action onStreamRetired, Action<string>? onLimit = null)
     {
+        _onLimit = onLimit;
         _pipe = pipe;
         _isClient = isClient;
         Options = options;
@@ -499,6 +501,11 @@ internal sealed class YamuxSession
         }
         if (refused)
         {
+            if (_refusedStreams == 1)
+            {
+                // Logged once per connection (shared/spec/README.md, "Limits").
+                _onLimit?.Invoke($"limit reached: {Options.MaxStreams} streams per connection; resetting the peer's new streams");
+            }
             Enqueue(new FrameHeader(FrameType.WindowUpdate, FrameFlags.Rst, id, 0));
             return null;
         }
