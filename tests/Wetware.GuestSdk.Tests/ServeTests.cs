@@ -8,7 +8,7 @@ public sealed class ServeTests(EngineFixture fixture) : IClassFixture<EngineFixt
 {
     private static async Task<(GuestHarness Guest, Tester.Client Tester)> ServeAsync(EngineFixture fixture)
     {
-        GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["serve"]);
+        GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["serve"]);
         var tester = new Tester.Client(await g.Connection!.BootstrapAsync().WaitAsync(GuestHarness.Timeout));
         return (g, tester);
     }
@@ -82,7 +82,7 @@ public sealed class ServeTests(EngineFixture fixture) : IClassFixture<EngineFixt
     [Fact]
     public async Task ExceptionsFromTheHostReachTheGuestWithTheirTypeAndReason()
     {
-        await using GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["fail"]);
+        await using GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["fail"]);
         GuestResult r = await g.CompletionAsync();
 
         Assert.True(r.ExitCode == 0, r.ToString());

@@ -1643,7 +1643,9 @@ void rpc_feed(void) {
       break;
     }
   }
-  if (pos > 0) {
+  if (!c->up) {
+    c->in_len = 0; /* closed while handling: the rest is never read */
+  } else if (pos > 0) {
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
   }
