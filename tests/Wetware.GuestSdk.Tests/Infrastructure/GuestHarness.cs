@@ -117,7 +117,8 @@ internal sealed class GuestHarness : IAsyncDisposable
         {
             stderr += "\nengine log:\n" + _log.Text;
         }
-        return new GuestResult(result.ExitCode, Encoding.UTF8.GetString(_stdout.ToArray()), stderr);
+        byte[] stdout = _stdout.ToArray();
+        return new GuestResult(result.ExitCode, Encoding.UTF8.GetString(stdout), stderr) { StdoutBytes = stdout };
     }
 
     /// <summary>Closes the host's end of the connection (the guest reads end of file), then waits for the guest.</summary>
@@ -143,6 +144,8 @@ internal sealed class GuestHarness : IAsyncDisposable
 /// <summary>How a guest ended, and what it printed.</summary>
 internal sealed record GuestResult(int ExitCode, string Stdout, string Stderr)
 {
+    public byte[] StdoutBytes { get; init; } = [];
+
     /// <summary>Stdout's name=value pairs (several per line, separated by spaces, are split too).</summary>
     public Dictionary<string, string> Values()
     {
