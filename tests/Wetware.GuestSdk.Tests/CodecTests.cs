@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Wetware.Capnp.Tests.Infrastructure;
 
 namespace Wetware.GuestSdk.Tests;
@@ -145,64 +143,15 @@ public sealed class CodecTests(EngineFixture fixture) : IClassFixture<EngineFixt
     [Fact]
     public void TheReadersAndBuildersAreMemorySafeUnderAddressSanitizer()
     {
-        string exe = NativeCodec.Value;
+        string exe = Native.Codec;
         foreach ((string file, string root) in new[] { ("lists-all.txt", "Lists"), ("tree-children.txt", "Tree"), ("shape-polygon-dashed.txt", "Shape"), ("defaults-explicit-pointers.txt", "Defaults"), ("generics.txt", "UsesGenerics") })
         {
             byte[] message = CapnpTool.Run(File.ReadAllBytes(Path.Combine(Sdk.RepositoryRoot, "tests/conformance", file)),
                 "convert", $"--import-path={Path.Combine(Sdk.RepositoryRoot, "schema")}", "text:binary", "--segment-size=5", Schema, root);
-            (int code, string output) = RunNative(exe, message, "copy", root);
+            (int code, string output) = Native.Run(exe, ["copy", root], message);
             Assert.True(code == 0, $"{file}: {output}");
-            (code, output) = RunNative(exe, message, "fuzz", root, "4000", "29");
+            (code, output) = Native.Run(exe, ["fuzz", root, "4000", "29"], message);
             Assert.True(code == 0, $"{file} fuzz: {output}");
         }
-    }
-
-    private static readonly Lazy<string> NativeCodec = new(() =>
-    {
-        string dir = Path.Combine(Sdk.Directory, "native");
-        Directory.CreateDirectory(dir);
-        string exe = Path.Combine(dir, "codec-asan");
-        string root = Sdk.RepositoryRoot;
-        (int code, string output) = Run("gcc",
-        [
-            "-std=c11", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-Wall", "-Wextra", "-Werror",
-            "-I" + Path.Combine(root, "guest/sdk/include"), "-I" + Path.Combine(Sdk.Directory, "gen"),
-            Sdk.GuestSource("codec.c"), Path.Combine(root, "guest/sdk/src/cp.c"), Path.Combine(Sdk.Directory, "gen/test.capnp.c"),
-            "-lm", "-o", exe,
-        ], []);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"building the native codec with gcc (ASan, UBSan) failed (apt-get install g++): {output}");
-        }
-        return exe;
-    });
-
-    private static (int Code, string Output) RunNative(string exe, byte[] stdin, params string[] args) => Run(exe, args, stdin);
-
-    private static (int Code, string Output) Run(string file, string[] args, byte[] stdin)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        var output = new MemoryStream();
-        Task copy = p.StandardOutput.BaseStream.CopyToAsync(output);
-        p.StandardInput.BaseStream.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill();
-            return (-1, "timed out");
-        }
-        copy.Wait();
-        return (p.ExitCode, err.Result + (args.Length > 0 && args[0] == "fuzz" ? Encoding.UTF8.GetString(output.ToArray()) : ""));
     }
 }

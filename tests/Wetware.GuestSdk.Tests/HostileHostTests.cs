@@ -192,3 +192,16 @@ public sealed class HostileHostTests(EngineFixture fixture) : IClassFixture<Engi
         }
     }
 }
+
+/// <summary>The RPC engine itself, natively under ASan/UBSan, fed crafted and mutated host messages (rpcfuzz.c).</summary>
+public sealed class RpcEngineFuzzTests
+{
+    [Fact]
+    public void HostileMessageStreamsNeverMakeTheEngineTouchMemoryItShouldNot()
+    {
+        (int code, string output) = Native.Run(Native.RpcFuzz, ["1500", "5"], []);
+
+        Assert.True(code == 0, output);
+        Assert.StartsWith("streams=1500", output);
+    }
+}
