@@ -72,10 +72,10 @@ internal sealed class GuestHarness : IAsyncDisposable
 
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static Task<GuestHarness> StartAsync(EngineFixture fixture, string guest, string[] args, bool connect = true, byte[]? stdin = null) =>
-        StartAsync(fixture.Engine, guest, args, connect, stdin, fixture.Log);
+    public static Task<GuestHarness> StartAsync(EngineFixture fixture, string guest, string[] args, bool connect = true, byte[]? stdin = null, IImageFileSystem? image = null) =>
+        StartAsync(fixture.Engine, guest, args, connect, stdin, fixture.Log, image);
 
-    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null, LogCollector? log = null)
+    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null, LogCollector? log = null, IImageFileSystem? image = null)
     {
         var bootstrap = new TestBootstrap(new TestMembrane(), new HostTester());
         var input = new Pipe();
@@ -94,6 +94,7 @@ internal sealed class GuestHarness : IAsyncDisposable
                 ? new Dictionary<string, string> { ["WW_RPC_TRACE"] = trace }
                 : new Dictionary<string, string>(),
             Stdin = input.Reader,
+            Image = image,
             Stdout = PipeWriter.Create(stdout),
             Stderr = PipeWriter.Create(stderr),
         });
