@@ -142,9 +142,10 @@ static ww_cap *bootstrap(void) { return ww_bootstrap(); }
 static void print_counts(void) {
   ww_counts c;
   ww_get_counts(&c);
-  printf("tables=%u,%u,%u,%u,%u embargoes=%" PRIu64 " loopbacks=%" PRIu64 " resolves=%" PRIu64 " forwarded=%" PRIu64 "\n",
+  printf("tables=%u,%u,%u,%u,%u embargoes=%" PRIu64 " loopbacks=%" PRIu64 " resolves=%" PRIu64 " forwarded=%" PRIu64
+         " turns=%" PRIu64 "\n",
          c.questions, c.answers, c.imports, c.exports, c.embargoes, c.embargoes_sent, c.loopbacks_echoed,
-         c.resolves, c.forwarded);
+         c.resolves, c.forwarded, c.loop_turns);
 }
 
 // ---- scenarios ---------------------------------------------------------------------------------------
@@ -366,6 +367,26 @@ static int scenario_wait(void) {
   return status == 1 ? 3 : 0;
 }
 
+// stdin (fd 0) and fd 4 in one loop: counts what arrives on stdin while answering the host's calls,
+// until stdin ends.
+static size_t stdin_bytes;
+static void on_stdin(void *arg, const uint8_t *data, size_t len) {
+  (void)arg;
+  (void)data;
+  stdin_bytes += len;
+  if (len == 0) ww_stop(0);
+}
+
+static int scenario_stdin(void) {
+  ww_cap *t = new_tester();
+  ww_set_bootstrap(t);
+  ww_cap_release(t);
+  ww_on_stdin(on_stdin, NULL);
+  int status = ww_run();
+  printf("stdin=%zu status=%d served=%d\n", stdin_bytes, status, the_tester.calls);
+  return 0;
+}
+
 static int scenario_children(void) {
   ww_session s;
   if (ww_graft(&s) != 0) return die("graft", ww_error());
@@ -421,6 +442,7 @@ int main(int argc, char **argv) {
   else if (strcmp(s, "big") == 0) status = scenario_big(argc > 2 ? (size_t)atol(argv[2]) : 8u << 20);
   else if (strcmp(s, "wait") == 0) status = scenario_wait();
   else if (strcmp(s, "children") == 0) status = scenario_children();
+  else if (strcmp(s, "stdin") == 0) status = scenario_stdin();
   else {
     fprintf(stderr, "sdktest: unknown scenario %s\n", s);
     return 2;

@@ -146,6 +146,7 @@ typedef struct ww_counts {
   uint64_t loopbacks_echoed;  /* the host's senderLoopback we echoed */
   uint64_t resolves;          /* Resolve messages received */
   uint64_t forwarded;         /* the host's calls we passed back to the host */
+  uint64_t loop_turns;        /* times the loop has polled (it blocks when idle: this stays small) */
 } ww_counts;
 void ww_get_counts(ww_counts *out);
 

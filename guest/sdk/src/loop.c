@@ -42,7 +42,10 @@ static struct {
   void (*stdin_fn)(void *, const uint8_t *, size_t);
   void *stdin_arg;
   uint8_t *stdin_buf;
+  uint64_t turns;
 } L;
+
+uint64_t ww__loop_turns(void) { return L.turns; }
 
 static void init(void) {
   if (L.inited) return;
@@ -240,6 +243,7 @@ bool ww__loop_once(bool block) {
   }
   __wasi_event_t events[4];
   __wasi_size_t got = 0;
+  L.turns++;
   __wasi_errno_t e = __wasi_poll_oneoff(subs, events, n, &got);
   if (e != 0) {
     char reason[64];

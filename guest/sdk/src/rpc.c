@@ -84,6 +84,7 @@ void ww_get_counts(ww_counts *out) {
   out->imports = R.imports.len;
   out->exports = R.exports.count - R.exports.nfree;
   out->embargoes = R.embargoes.count - R.embargoes.nfree;
+  out->loop_turns = ww__loop_turns();
 }
 
 /* ---- memory ----------------------------------------------------------------------------------- */

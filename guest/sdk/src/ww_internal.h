@@ -144,6 +144,8 @@ ww_call *rpc_bootstrap(void);
 /* The connection is over: questions fail, imports break, exports go. */
 void rpc_close(int type, const char *reason);
 void ww__defer(void (*fn)(void *), void *arg);
+/* How many times the loop has polled. */
+uint64_t ww__loop_turns(void);
 /* Runs the loop once; blocking when nothing is ready. false when nothing can happen any more. */
 bool ww__loop_once(bool block);
 

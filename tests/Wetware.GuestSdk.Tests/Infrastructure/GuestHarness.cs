@@ -72,10 +72,14 @@ internal sealed class GuestHarness : IAsyncDisposable
 
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static Task<GuestHarness> StartAsync(EngineFixture fixture, string guest, string[] args, bool connect = true, byte[]? stdin = null, IImageFileSystem? image = null) =>
-        StartAsync(fixture.Engine, guest, args, connect, stdin, fixture.Log, image);
+    /// <param name="stdin">What the guest reads on fd 0 (then end of file).</param>
+    /// <param name="stdinReader">Or a reader the test feeds as it goes.</param>
+    public static Task<GuestHarness> StartAsync(EngineFixture fixture, string guest, string[] args, bool connect = true, byte[]? stdin = null,
+        IImageFileSystem? image = null, PipeReader? stdinReader = null) =>
+        StartAsync(fixture.Engine, guest, args, connect, stdin, fixture.Log, image, stdinReader);
 
-    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null, LogCollector? log = null, IImageFileSystem? image = null)
+    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null,
+        LogCollector? log = null, IImageFileSystem? image = null, PipeReader? stdinReader = null)
     {
         var bootstrap = new TestBootstrap(new TestMembrane(), new HostTester());
         var input = new Pipe();
@@ -84,6 +88,7 @@ internal sealed class GuestHarness : IAsyncDisposable
             await input.Writer.WriteAsync(stdin);
         }
         input.Writer.Complete();
+        stdinReader ??= input.Reader;
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
         Cell cell = await engine.StartAsync(Sdk.Guest(guest), new CellOptions
@@ -93,7 +98,7 @@ internal sealed class GuestHarness : IAsyncDisposable
             Env = Environment.GetEnvironmentVariable("WW_RPC_TRACE") is { Length: > 0 } trace
                 ? new Dictionary<string, string> { ["WW_RPC_TRACE"] = trace }
                 : new Dictionary<string, string>(),
-            Stdin = input.Reader,
+            Stdin = stdinReader,
             Image = image,
             Stdout = PipeWriter.Create(stdout),
             Stderr = PipeWriter.Create(stderr),
