@@ -4,7 +4,8 @@
 # trip; prints calls per second, ratios to C++ and the issue's goals.
 # Options: --seconds S (per mode, default 2), --warmup S (0.5), --rounds N (pairs take turns N times;
 # medians are printed; 3), --in-flight N (100), --calls N (in-process calls, 100000),
-# --pairs oo,oc,co (a subset by client/server initials; C++ -> C++ always runs), --no-in-process.
+# --pairs oo,oc,co (a subset by client/server initials; C++ -> C++ always runs), --no-in-process,
+# --alloc-profile (only the in-process run, with the types allocated per call, sampled).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"

@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, idempotently: Debian packages
 # (the official Cap'n Proto compiler and C++ library, used by the code
 # generator, the conformance tests and the benchmark; clang, lld and wasi-libc,
-# which build the C guests to wasm32-wasi) and the .NET packages.
+# which build the C guests to wasm32-wasi), Node.js with the interop scripts' pinned npm packages, and the
+# .NET packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Node.js and npm run the independent implementations the interop tests compare with (tests/interop/*).
+# The machine image ships Node 20 with npm; Debian's own packages are the fallback on a machine without them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing Debian packages: nodejs npm" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
+fi
+tests/interop/identity/install.sh
 
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK (dotnet) is not on PATH" >&2

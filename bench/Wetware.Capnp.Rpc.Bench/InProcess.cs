@@ -8,7 +8,7 @@ internal static class InProcess
 {
     public readonly record struct Result(int Calls, double P50Microseconds, double P99Microseconds, double AllocatedBytesPerCall);
 
-    public static async Task<Result> MeasureAsync(int calls, int warmupCalls)
+    public static async Task<Result> MeasureAsync(int calls, int warmupCalls, AllocationProfile? profile = null)
     {
         var ab = new Pipe();
         var ba = new Pipe();
@@ -23,7 +23,9 @@ internal static class InProcess
         var ticks = new long[calls];
         // Every thread's allocations (client, server, pipes, thread pool), not just this one's.
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        profile?.Start();
         await EchoClient.SequentialAsync(echo, long.MaxValue, ticks).ConfigureAwait(false);
+        profile?.Stop();
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         Array.Sort(ticks);
         return new Result(calls, Micros(ticks[calls / 2]), Micros(ticks[(int)(calls * 0.99)]), (double)allocated / calls);

@@ -469,22 +469,22 @@ internal sealed partial class Generator
             case TypeKind.Struct:
                 return dflt is null ? $"new(_s.ReadStruct({off}))" : $"new(_s.ReadStruct({off}, {dflt}))";
             case TypeKind.List:
-            {
-                string lt = ReaderType(t);
-                return dflt is null
-                    ? $"{lt}.FromList(_s.ReadList({off}, {lt}.ExpectedElementSize))"
-                    : $"{lt}.FromList(_s.ReadList({off}, {lt}.ExpectedElementSize, {dflt}))";
-            }
+                {
+                    string lt = ReaderType(t);
+                    return dflt is null
+                        ? $"{lt}.FromList(_s.ReadList({off}, {lt}.ExpectedElementSize))"
+                        : $"{lt}.FromList(_s.ReadList({off}, {lt}.ExpectedElementSize, {dflt}))";
+                }
             case TypeKind.Interface:
                 return $"_s.ReadCapability({off})";
             case TypeKind.AnyPointer:
                 return dflt is null ? $"_s.ReadAnyPointer({off})" : $"_s.ReadAnyPointer({off}, {dflt})";
             default:
-            {
-                var (read, _, size, suffix) = Raw(t.Kind);
-                string raw = d == 0 ? $"_s.{read}({off * size})" : $"(_s.{read}({off * size}) ^ 0x{d:x}{suffix})";
-                return $"unchecked(({ReaderType(t)}){raw})";
-            }
+                {
+                    var (read, _, size, suffix) = Raw(t.Kind);
+                    string raw = d == 0 ? $"_s.{read}({off * size})" : $"(_s.{read}({off * size}) ^ 0x{d:x}{suffix})";
+                    return $"unchecked(({ReaderType(t)}){raw})";
+                }
         }
     }
 
@@ -598,27 +598,27 @@ internal sealed partial class Generator
                 w.Line($"public void Set{bare}(global::System.ReadOnlySpan<byte> value) {{ {disc}_s.SetData({off}, value); }}");
                 break;
             case TypeKind.Struct:
-            {
-                string s = _fullName[t.TypeId];
-                NodeReader sn = _nodes[t.TypeId];
-                w.Line($"public {s}.Builder {p.Name} => new(_s.GetStruct({off}, {sn.DataWordCount}, {sn.PointerCount}{(dflt is null ? "" : ", " + dflt)}));");
-                w.Line();
-                w.Line($"public {s}.Builder Init{bare}() {{ {disc}return new(_s.InitStruct({off}, {sn.DataWordCount}, {sn.PointerCount})); }}");
-                w.Line();
-                w.Line($"public void Set{bare}({s}.Reader value) {{ {disc}_s.SetStruct({off}, (({Rt}IStructView<{s}.Reader>)value).Struct); }}");
-                break;
-            }
+                {
+                    string s = _fullName[t.TypeId];
+                    NodeReader sn = _nodes[t.TypeId];
+                    w.Line($"public {s}.Builder {p.Name} => new(_s.GetStruct({off}, {sn.DataWordCount}, {sn.PointerCount}{(dflt is null ? "" : ", " + dflt)}));");
+                    w.Line();
+                    w.Line($"public {s}.Builder Init{bare}() {{ {disc}return new(_s.InitStruct({off}, {sn.DataWordCount}, {sn.PointerCount})); }}");
+                    w.Line();
+                    w.Line($"public void Set{bare}({s}.Reader value) {{ {disc}_s.SetStruct({off}, (({Rt}IStructView<{s}.Reader>)value).Struct); }}");
+                    break;
+                }
             case TypeKind.List:
-            {
-                string lb = BuilderListType(t.ElementType);
-                string lr = ReaderType(t);
-                w.Line($"public {lb} {p.Name} => new(_s.GetList({off}, {lr}.ExpectedElementSize{(dflt is null ? "" : ", " + dflt)}));");
-                w.Line();
-                w.Line($"public {lb} Init{bare}(int count) {{ {disc}return {lb}.Init(_s.GetAnyPointer({off}), count); }}");
-                w.Line();
-                w.Line($"public void Set{bare}({lr} value) {{ {disc}_s.SetList({off}, value.List); }}");
-                break;
-            }
+                {
+                    string lb = BuilderListType(t.ElementType);
+                    string lr = ReaderType(t);
+                    w.Line($"public {lb} {p.Name} => new(_s.GetList({off}, {lr}.ExpectedElementSize{(dflt is null ? "" : ", " + dflt)}));");
+                    w.Line();
+                    w.Line($"public {lb} Init{bare}(int count) {{ {disc}return {lb}.Init(_s.GetAnyPointer({off}), count); }}");
+                    w.Line();
+                    w.Line($"public void Set{bare}({lr} value) {{ {disc}_s.SetList({off}, value.List); }}");
+                    break;
+                }
             case TypeKind.Interface:
                 w.Open($"public uint? {p.Name}");
                 w.Line($"get => _s.ReadCapability({off});");
@@ -634,18 +634,18 @@ internal sealed partial class Generator
                 }
                 break;
             default:
-            {
-                var (read, unsigned, size, suffix) = Raw(t.Kind);
-                string type = ReaderType(t);
-                string write = "Write" + read[4..];
-                string getRaw = d == 0 ? $"_s.{read}({off * size})" : $"(_s.{read}({off * size}) ^ 0x{d:x}{suffix})";
-                string setRaw = d == 0 ? $"unchecked(({unsigned})value)" : $"unchecked(({unsigned})(({unsigned})value ^ 0x{d:x}{suffix}))";
-                w.Open($"public {type} {p.Name}");
-                w.Line($"get => unchecked(({type}){getRaw});");
-                w.Line($"set {{ {disc}_s.{write}({off * size}, {setRaw}); }}");
-                w.Close();
-                break;
-            }
+                {
+                    var (read, unsigned, size, suffix) = Raw(t.Kind);
+                    string type = ReaderType(t);
+                    string write = "Write" + read[4..];
+                    string getRaw = d == 0 ? $"_s.{read}({off * size})" : $"(_s.{read}({off * size}) ^ 0x{d:x}{suffix})";
+                    string setRaw = d == 0 ? $"unchecked(({unsigned})value)" : $"unchecked(({unsigned})(({unsigned})value ^ 0x{d:x}{suffix}))";
+                    w.Open($"public {type} {p.Name}");
+                    w.Line($"get => unchecked(({type}){getRaw});");
+                    w.Line($"set {{ {disc}_s.{write}({off * size}, {setRaw}); }}");
+                    w.Close();
+                    break;
+                }
         }
         w.Line();
     }
@@ -792,11 +792,11 @@ internal sealed partial class Generator
                     w.Line($"public static readonly {_fullName[t.TypeId]}.Reader {name} = new({Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root.GetStruct());");
                     break;
                 case TypeKind.List:
-                {
-                    string lt = ReaderType(t);
-                    w.Line($"public static readonly {lt} {name} = {lt}.FromList({Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root.GetList({lt}.ExpectedElementSize));");
-                    break;
-                }
+                    {
+                        string lt = ReaderType(t);
+                        w.Line($"public static readonly {lt} {name} = {lt}.FromList({Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root.GetList({lt}.ExpectedElementSize));");
+                        break;
+                    }
                 case TypeKind.AnyPointer when !t.IsCapability:
                     w.Line($"public static readonly {Rt}AnyPointerReader {name} = {Rt}MessageReader.FromTrustedSegment({SegmentLiteral(v.Pointer)}).Root;");
                     break;
@@ -844,22 +844,22 @@ internal sealed partial class Generator
             case TypeKind.UInt64:
                 return bits.ToString(inv) + "UL";
             case TypeKind.Float32:
-            {
-                float f = BitConverter.UInt32BitsToSingle((uint)bits);
-                return float.IsNaN(f) ? "float.NaN" : float.IsPositiveInfinity(f) ? "float.PositiveInfinity"
-                    : float.IsNegativeInfinity(f) ? "float.NegativeInfinity" : f.ToString("R", inv) + "F";
-            }
+                {
+                    float f = BitConverter.UInt32BitsToSingle((uint)bits);
+                    return float.IsNaN(f) ? "float.NaN" : float.IsPositiveInfinity(f) ? "float.PositiveInfinity"
+                        : float.IsNegativeInfinity(f) ? "float.NegativeInfinity" : f.ToString("R", inv) + "F";
+                }
             case TypeKind.Float64:
-            {
-                double f = BitConverter.UInt64BitsToDouble(bits);
-                return double.IsNaN(f) ? "double.NaN" : double.IsPositiveInfinity(f) ? "double.PositiveInfinity"
-                    : double.IsNegativeInfinity(f) ? "double.NegativeInfinity" : f.ToString("R", inv) + "D";
-            }
+                {
+                    double f = BitConverter.UInt64BitsToDouble(bits);
+                    return double.IsNaN(f) ? "double.NaN" : double.IsPositiveInfinity(f) ? "double.PositiveInfinity"
+                        : double.IsNegativeInfinity(f) ? "double.NegativeInfinity" : f.ToString("R", inv) + "D";
+                }
             case TypeKind.Enum:
-            {
-                List<string> names = EnumerantNames(_nodes[t.TypeId]);
-                return (int)bits < names.Count ? $"{_fullName[t.TypeId]}.{names[(int)bits]}" : $"({_fullName[t.TypeId]}){(ushort)bits}";
-            }
+                {
+                    List<string> names = EnumerantNames(_nodes[t.TypeId]);
+                    return (int)bits < names.Count ? $"{_fullName[t.TypeId]}.{names[(int)bits]}" : $"({_fullName[t.TypeId]}){(ushort)bits}";
+                }
             default:
                 throw new InvalidOperationException($"not a primitive: {t.Kind}");
         }

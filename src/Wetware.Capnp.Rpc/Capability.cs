@@ -118,7 +118,8 @@ internal abstract class ResolvableCapability : CapabilityHook
 /// </summary>
 public sealed class RpcPromise
 {
-    private readonly Func<ushort[], CapabilityHook> _pipeline;
+    private readonly Func<ushort[], CapabilityHook>? _pipeline;
+    private readonly IPipelineSource? _source;
 
     internal RpcPromise(Task<RpcResponse> response, Func<ushort[], CapabilityHook> pipeline)
     {
@@ -126,10 +127,24 @@ public sealed class RpcPromise
         _pipeline = pipeline;
     }
 
+    /// <summary>A promise whose pipelined capabilities <paramref name="source"/> makes (no closure per call).</summary>
+    internal RpcPromise(Task<RpcResponse> response, IPipelineSource source)
+    {
+        Response = response;
+        _source = source;
+    }
+
     public Task<RpcResponse> Response { get; }
 
     /// <summary>The capability at <paramref name="pointerPath"/> (pointer field indexes from the results struct); dispose it.</summary>
-    public Capability GetPipelinedCapability(params ushort[] pointerPath) => new(_pipeline(pointerPath));
+    public Capability GetPipelinedCapability(params ushort[] pointerPath) =>
+        new(_source is not null ? _source.GetPipelined(pointerPath) : _pipeline!(pointerPath));
+}
+
+/// <summary>What makes the capabilities in a call's results before they arrive (a connection's question).</summary>
+internal interface IPipelineSource
+{
+    CapabilityHook GetPipelined(ushort[] path);
 }
 
 /// <summary>A capability that becomes another once a task completes; calls wait for it, in order.</summary>
@@ -237,12 +252,15 @@ internal sealed class PromisedCapability : CapabilityHook
         try
         {
             forwarded.Params.Set(request.Params.AsReader());
-            forwarded.Caps.AddRange(request.Caps);
-            request.Caps.Clear();
+            if (request.CapList is { } caps)
+            {
+                forwarded.Caps.AddRange(caps);
+                caps.Clear();
+            }
         }
         finally
         {
-            request.Dispose();
+            request.Release();
         }
         return forwarded.Send(cancellationToken);
     }
@@ -270,6 +288,7 @@ public sealed class Capability : IDisposable
     internal Capability(CapabilityHook hook) => _hook = hook;
 
     /// <summary>A capability served by a local object.</summary>
+    /// <remarks>A server that implements <see cref="IDisposable"/> is disposed when the last reference is dropped, here and by every peer.</remarks>
     public static Capability FromServer(IRpcServer server) => new(new LocalCapability(server));
 
     /// <summary>
@@ -294,6 +313,19 @@ public sealed class Capability : IDisposable
         }
     }
 
+    /// <summary>
+    /// A capability whose every call first passes <paramref name="check"/> (an epoch guard, a revocation):
+    /// a non-null error fails the call with it; otherwise the call goes to <paramref name="inner"/> unchanged
+    /// (no copy, also when the call arrives over a connection). Takes a reference of its own to the inner one.
+    /// </summary>
+    public static Capability Guard(Capability inner, Func<RpcException?> check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        CapabilityHook h = inner.Hook;
+        h.AddRef();
+        return new(new GuardedCapability(h, check));
+    }
+
     /// <summary>A capability whose every call fails with <paramref name="error"/>.</summary>
     public static Capability Broken(RpcException error) => new(new BrokenCapability(error));
 
@@ -316,14 +348,16 @@ public sealed class Capability : IDisposable
 /// <summary>A call being built: fill <see cref="Params"/>, attach capabilities, then <see cref="SendAsync"/>.</summary>
 public sealed class RpcRequest : IDisposable
 {
-    private readonly CapabilityHook _target;
+    /// <summary>Where <see cref="Send"/> delivers it (a guard re-addresses the request it wraps to itself).</summary>
+    internal CapabilityHook Target;
     internal readonly MessageBuilder Message;
-    internal readonly List<CapabilityHook> Caps = [];
+    private List<CapabilityHook>? _caps;
     private bool _sent;
+    private int _released;
 
     internal RpcRequest(CapabilityHook target, MessageBuilder message, AnyPointerBuilder parameters, ulong interfaceId, ushort methodId)
     {
-        _target = target;
+        Target = target;
         Message = message;
         Params = parameters;
         InterfaceId = interfaceId;
@@ -336,6 +370,12 @@ public sealed class RpcRequest : IDisposable
 
     /// <summary>The params struct's pointer (generated code initializes its struct here).</summary>
     public AnyPointerBuilder Params { get; }
+
+    /// <summary>The capabilities attached to the params (made on first use).</summary>
+    internal List<CapabilityHook> Caps => _caps ??= [];
+
+    /// <summary>The capabilities attached to the params, or null if none ever were.</summary>
+    internal List<CapabilityHook>? CapList => _caps;
 
     /// <summary>Attaches a capability to the params; write the returned index into a capability field.</summary>
     public uint AddCapability(Capability capability)
@@ -356,24 +396,41 @@ public sealed class RpcRequest : IDisposable
             throw new InvalidOperationException("this request was already sent");
         }
         _sent = true;
-        return _target.Send(this, cancellationToken);
+        return Target.Send(this, cancellationToken);
     }
 
+    /// <summary>Drops an unsent request. A sent one belongs to the RPC system, which releases it once it is sent.</summary>
     public void Dispose()
     {
-        Message.Dispose();
-        foreach (CapabilityHook h in Caps)
+        if (!_sent)
         {
-            h.Release();
+            Release();
         }
-        Caps.Clear();
+    }
+
+    /// <summary>Returns the message's memory and the attached capabilities (once, whoever asks first).</summary>
+    internal void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+        Message.Dispose();
+        if (_caps is { } caps)
+        {
+            foreach (CapabilityHook h in caps)
+            {
+                h.Release();
+            }
+            caps.Clear();
+        }
     }
 }
 
 /// <summary>The results of a call. Dispose it to release the message and the capabilities it holds.</summary>
 public sealed class RpcResponse : IDisposable
 {
-    private readonly IDisposable? _owner;
+    private IDisposable? _owner;
     private readonly CapabilityHook?[] _caps;
 
     internal RpcResponse(AnyPointerReader results, CapabilityHook?[] caps, IDisposable? owner)
@@ -410,6 +467,37 @@ public sealed class RpcResponse : IDisposable
         {
             Interlocked.Exchange(ref _caps[i], null)?.Release();
         }
-        _owner?.Dispose();
+        // Once: the owner may be a pooled message that serves another call afterwards.
+        Interlocked.Exchange(ref _owner, null)?.Dispose();
     }
+}
+
+/// <summary>A capability behind a check that runs before each call (see <see cref="Capability.Guard"/>).</summary>
+internal sealed class GuardedCapability(CapabilityHook inner, Func<RpcException?> check) : CapabilityHook
+{
+    public CapabilityHook Inner => inner;
+
+    public RpcException? Check() => check();
+
+    public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
+    {
+        RpcRequest request = inner.NewRequest(interfaceId, methodId);
+        request.Target = this;
+        return request;
+    }
+
+    public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken) => Send(request, cancellationToken).Response;
+
+    public override RpcPromise Send(RpcRequest request, CancellationToken cancellationToken)
+    {
+        if (check() is { } error)
+        {
+            request.Dispose();
+            return new RpcPromise(Task.FromException<RpcResponse>(error), _ => new BrokenCapability(error));
+        }
+        request.Target = inner;
+        return inner.Send(request, cancellationToken);
+    }
+
+    protected override void OnLastRelease() => inner.Release();
 }

@@ -8,9 +8,12 @@ namespace Wetware.Capnp.Rpc;
 /// with the next single flush (one write for many pipelined calls or returns, instead of one each).
 /// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
 /// </summary>
-internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool)
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool, long maxQueuedBytes = long.MaxValue, Action<long>? overflow = null)
 {
     private readonly object _sync = new();
+
+    /// <summary>Bytes of the messages waiting in the queue (not yet handed to the transport).</summary>
+    private long _queuedBytes;
     private List<Pending> _queue = [];
     private List<Pending>? _spare = [];
 
@@ -28,7 +31,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     private bool _completed;
 
     /// <param name="Posted">Nobody waits for it: the writer gives the message back to the connection's <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
-    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep);
+    /// <param name="Failed">For a posted message: runs (with <paramref name="State"/>) if it could not be written or flushed.</param>
+    private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep, Action<object?, Exception>? Failed = null);
 
     /// <summary>
     /// Writes and flushes <paramref name="message"/>, which must stay alive until the task completes.
@@ -41,10 +45,11 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         {
             if (_completed)
             {
-                return Task.FromException(new RpcException(RpcErrorType.Disconnected, "the connection is closed"));
+                return Task.FromException(Closed());
             }
             if (_busy || _corked)
             {
+                Count(message);
                 _queue.Add(new Pending(message, written, state, Posted: false, Keep: true));
                 // Continuations run inline when the batch is flushed: only this library's own send paths
                 // await these tasks, and they only queue more messages or update tables.
@@ -61,22 +66,40 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// transport's buffer, unless <paramref name="keep"/> (someone else still reads it). A failure
     /// to send is the connection's, which closes.
     /// </summary>
-    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false)
+    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false) =>
+        Post(new Pending(message, written, state, Posted: true, keep));
+
+    /// <summary>
+    /// Sends <paramref name="message"/> (which the sender keeps and recycles itself) without a task
+    /// to await: <paramref name="written"/> runs once it is in the transport's buffer, and
+    /// <paramref name="failed"/> if it could not be written or flushed (possibly after
+    /// <paramref name="written"/>: the flush failed). Both get <paramref name="state"/>.
+    /// </summary>
+    public void Send(MessageBuilder message, Action<object?> written, Action<object?, Exception> failed, object? state) =>
+        Post(new Pending(message, written, state, Posted: true, Keep: true, failed));
+
+    private void Post(Pending p)
     {
-        var p = new Pending(message, written, state, Posted: true, keep);
+        bool closed;
         lock (_sync)
         {
-            if (_completed)
+            closed = _completed;
+            if (!closed)
             {
-                Recycle(p);
-                return;
+                if (_busy || _corked)
+                {
+                    Count(p.Message);
+                    _queue.Add(p);
+                    return;
+                }
+                _busy = true;
             }
-            if (_busy || _corked)
-            {
-                _queue.Add(p);
-                return;
-            }
-            _busy = true;
+        }
+        if (closed)
+        {
+            Recycle(p);
+            p.Failed?.Invoke(p.State, Closed());
+            return;
         }
         _ = WriteOwnAsync(p);
     }
@@ -138,9 +161,10 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             Write(p);
             await FlushAsync().ConfigureAwait(false);
         }
-        catch when (p.Posted)
+        catch (Exception e) when (p.Posted)
         {
-            // Nobody waits: the connection's read loop sees the broken transport and closes it.
+            // Nobody waits (but a sender may want to know): the connection's read loop sees the broken transport and closes it.
+            p.Failed?.Invoke(p.State, e);
         }
         finally
         {
@@ -174,6 +198,10 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
                     Recycle(queue[i]);
                 }
                 flushed?.TrySetException(e);
+                foreach (Pending p in queue)
+                {
+                    p.Failed?.Invoke(p.State, e);
+                }
             }
             queue.Clear();
             lock (_sync)
@@ -214,9 +242,26 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         return null;
     }
 
+    /// <summary>
+    /// Counts a queued message (under the lock). A peer that leaves more than the limit unread while we
+    /// keep answering would make the queue grow without bound: past it, <c>overflow</c> ends the connection.
+    /// </summary>
+    private void Count(MessageBuilder message)
+    {
+        _queuedBytes += Framing.HeaderBytes(message.SegmentCount) + message.SizeInWords * 8;
+        if (_queuedBytes > maxQueuedBytes && overflow is not null)
+        {
+            long queued = _queuedBytes;
+            Action<long> report = overflow;
+            overflow = null; // once
+            ThreadPool.UnsafeQueueUserWorkItem(q => report(q), queued, preferLocal: false);
+        }
+    }
+
     /// <summary>The queue, for its new owner to write (under the lock).</summary>
     private (List<Pending> Queue, TaskCompletionSource? Flushed) TakeQueue()
     {
+        _queuedBytes = 0;
         List<Pending> queue = _queue;
         _queue = _spare ?? [];
         _spare = null; // the batch comes back as the spare once written
@@ -247,6 +292,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             pool.Return(p.Message);
         }
     }
+
+    private static RpcException Closed() => new(RpcErrorType.Disconnected, "the connection is closed");
 
     private async ValueTask FlushAsync()
     {

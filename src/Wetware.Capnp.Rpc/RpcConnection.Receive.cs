@@ -9,13 +9,13 @@ public sealed partial class RpcConnection
     /// <summary>A protocol violation by the peer: the connection is aborted with this reason.</summary>
     private sealed class ProtocolViolation(string reason) : Exception(reason);
 
-    private sealed class Answer
+    /// <summary>One of the peer's calls to us; canceled (as a <see cref="CallCancellation"/>) by an early Finish or the connection's end.</summary>
+    private sealed class Answer : CallCancellation
     {
         /// <summary>The question id, set when the Return is sent.</summary>
         public uint Id;
         public bool Returned;
         public bool Finished;
-        public readonly CancellationTokenSource Cancel = new();
 
         /// <summary>Export ids the Return handed out, released if the caller finishes with releaseResultCaps.</summary>
         public List<uint>? ExportedCaps;
@@ -51,9 +51,12 @@ public sealed partial class RpcConnection
             pending = answer.Pending;
             answer.Pending = null;
         }
-        foreach (Action deliver in pending ?? [])
+        if (pending is not null)
         {
-            deliver();
+            foreach (Action deliver in pending)
+            {
+                deliver();
+            }
         }
     }
 
@@ -71,7 +74,7 @@ public sealed partial class RpcConnection
             _messages.Return(reply);
         }
         answer.Message = null;
-        answer.Cancel.Dispose();
+        answer.DisposeCancellation();
     }
 
     /// <summary>The capability a pipelined call targets: the transform's pointer path into the answer's results.</summary>
@@ -152,7 +155,7 @@ public sealed partial class RpcConnection
             _writer.Cork();
             try
             {
-                while (Framing.TryRead(ref buffer, _options.Reader, out MessageReader? message))
+                while (_received.TryRead(ref buffer, out ReceivedMessage? message))
                 {
                     Handle(message!);
                 }
@@ -178,12 +181,17 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Handles one message. Takes ownership of <paramref name="message"/>.</summary>
-    private void Handle(MessageReader message)
+    private void Handle(ReceivedMessage message)
     {
         bool keep = false;
         try
         {
-            P.Message.Reader m = message.GetRoot<P.Message.Reader>();
+            if (_closed is { } closed)
+            {
+                // Closed while a read's messages were being handled: the rest are not for us anymore.
+                throw new RpcException(RpcErrorType.Disconnected, closed.Reason);
+            }
+            P.Message.Reader m = message.Reader.GetRoot<P.Message.Reader>();
             switch (m.Which)
             {
                 case P.Message.Which.Bootstrap:
@@ -238,21 +246,21 @@ public sealed partial class RpcConnection
         switch (context.Which)
         {
             case P.Disembargo.Context.Which.ReceiverLoopback:
-            {
-                // The peer echoed one of our embargoes: the calls it reflected have all arrived.
-                TaskCompletionSource? embargo;
-                lock (_sync)
                 {
-                    embargo = _embargoes.Find(context.ReceiverLoopback);
-                    if (embargo is null)
+                    // The peer echoed one of our embargoes: the calls it reflected have all arrived.
+                    TaskCompletionSource? embargo;
+                    lock (_sync)
                     {
-                        throw new ProtocolViolation($"Disembargo (receiverLoopback) for embargo {context.ReceiverLoopback}, which we never sent");
+                        embargo = _embargoes.Find(context.ReceiverLoopback);
+                        if (embargo is null)
+                        {
+                            throw new ProtocolViolation($"Disembargo (receiverLoopback) for embargo {context.ReceiverLoopback}, which we never sent");
+                        }
+                        _embargoes.Remove(context.ReceiverLoopback);
                     }
-                    _embargoes.Remove(context.ReceiverLoopback);
+                    embargo.TrySetResult();
+                    return;
                 }
-                embargo.TrySetResult();
-                return;
-            }
             case P.Disembargo.Context.Which.SenderLoopback:
                 break;
             default:
@@ -400,7 +408,7 @@ public sealed partial class RpcConnection
         _ = SendReturnAsync(id, answer, reply);
     }
 
-    private bool HandleCall(P.Call.Reader call, MessageReader message)
+    private bool HandleCall(P.Call.Reader call, ReceivedMessage message)
     {
         uint id = call.QuestionId;
         var answer = new Answer();
@@ -458,7 +466,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>A call pipelined on an answer without an outcome yet, to start once it has one (a method of its own, so other calls allocate no closure).</summary>
-    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, MessageReader message) => () =>
+    private Action StartLater(uint id, Answer answer, Answer promised, int[] path, P.Call.Reader call, ReceivedMessage message) => () =>
     {
         CapabilityHook late;
         lock (_sync)
@@ -483,7 +491,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Dispatches a call whose target is known. Takes ownership of <paramref name="message"/> and a reference to <paramref name="target"/>.</summary>
-    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, MessageReader message)
+    private void StartCall(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, ReceivedMessage message)
     {
         if (_answers.Count > _options.MaxQuestions)
         {
@@ -507,7 +515,7 @@ public sealed partial class RpcConnection
         _ = DispatchAsync(id, answer, target, call, paramCaps, message);
     }
 
-    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, MessageReader message)
+    private async Task DispatchAsync(uint id, Answer answer, CapabilityHook target, P.Call.Reader call, CapabilityHook?[] paramCaps, ReceivedMessage message)
     {
         MessageBuilder reply = _messages.Rent();
         P.Return.Builder r = reply.InitRoot<P.Message.Builder>().InitReturn();
@@ -517,15 +525,26 @@ public sealed partial class RpcConnection
         CallContext? context = null;
         try
         {
+            // Guards (Capability.Guard) check here, then the call goes to what they wrap, uncopied.
+            while (target is GuardedCapability guard)
+            {
+                if (guard.Check() is { } denied)
+                {
+                    throw denied;
+                }
+                CapabilityHook inner = guard.Inner;
+                inner.AddRef();
+                target.Release();
+                target = inner;
+            }
             if (target is LocalCapability local)
             {
                 // The results are initialized up front (a Return carries them even if the server writes none).
                 payload = r.InitResults();
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer.Cancel.Token);
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
                 ExportResults(answer, payload, context.ResultCaps);
-                SetOutcome(answer, payload.AsReader().Content, [.. context.ResultCaps], null, reply);
-                context.ResultCaps.Clear(); // now owned by the answer
+                SetOutcome(answer, payload.AsReader().Content, context.TakeResultCaps(), null, reply); // the answer owns them now
             }
             else
             {
@@ -540,7 +559,7 @@ public sealed partial class RpcConnection
                         forwarded.Caps.Add(h);
                     }
                 }
-                using RpcResponse response = await forwarded.SendAsync(answer.Cancel.Token).ConfigureAwait(false);
+                using RpcResponse response = await forwarded.SendAsync(answer.Token).ConfigureAwait(false);
                 payload = r.InitResults();
                 payload.Content.Set(response.Results);
                 var caps = new List<CapabilityHook>();
@@ -561,7 +580,7 @@ public sealed partial class RpcConnection
             er.AnswerId = id;
             er.ReleaseParamCaps = false;
             RpcException error = RpcException.From(e);
-            if (e is OperationCanceledException && answer.Cancel.IsCancellationRequested)
+            if (e is OperationCanceledException && answer.IsCancellationRequested)
             {
                 // The caller sent Finish and the work stopped: rpc.capnp's Return.canceled.
                 er.SetCanceled();
@@ -576,10 +595,7 @@ public sealed partial class RpcConnection
         {
             if (context is not null)
             {
-                foreach (CapabilityHook h in context.ResultCaps)
-                {
-                    h.Release();
-                }
+                context.ReleaseResultCaps();
                 context.ReleaseParamCaps();
             }
             else
@@ -597,7 +613,7 @@ public sealed partial class RpcConnection
     }
 
     /// <summary>Describes the results' capabilities to the peer, unless the results stay here (sendResultsTo.yourself).</summary>
-    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook> caps)
+    private void ExportResults(Answer answer, P.Payload.Builder payload, List<CapabilityHook>? caps)
     {
         if (answer.ResultsToYourself)
         {
@@ -606,7 +622,7 @@ public sealed partial class RpcConnection
         lock (_sync)
         {
             WriteCapTable(payload, caps);
-            answer.ExportedCaps = ExportIds(payload);
+            answer.ExportedCaps = caps is { Count: > 0 } ? ExportIds(payload) : null;
         }
     }
 
@@ -686,12 +702,12 @@ public sealed partial class RpcConnection
         e.SetReason(error.Reason);
     }
 
-    private bool HandleReturn(P.Return.Reader r, MessageReader message)
+    private bool HandleReturn(P.Return.Reader r, ReceivedMessage message)
     {
         uint id = r.AnswerId;
         Question? q;
         bool sendFinish;
-        List<CapabilityHook> releasedParams = [];
+        List<CapabilityHook>? releasedParams = null;
         lock (_sync)
         {
             q = _questions.Find(id);
@@ -736,15 +752,18 @@ public sealed partial class RpcConnection
                 {
                     if (ReleaseExport(e, 1) is { } h)
                     {
-                        releasedParams.Add(h);
+                        (releasedParams ??= []).Add(h);
                     }
                 }
             }
             q.ParamExports = null;
         }
-        foreach (CapabilityHook h in releasedParams)
+        if (releasedParams is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in releasedParams)
+            {
+                h.Release();
+            }
         }
         if (r.Which == P.Return.Which.TakeFromOtherQuestion)
         {
@@ -801,6 +820,9 @@ public sealed partial class RpcConnection
         }
     }
 
+    /// <summary>Shared and never added to: a question without pipelines iterates it instead of a new empty list.</summary>
+    private static readonly List<PipelinedCapability> NoPipelines = [];
+
     /// <summary>The second half of a Return: resolves the question's pipelines, sends Finish, and hands over the outcome.</summary>
     private void Complete(Question q, uint id, bool sendFinish, RpcResponse? response, RpcException? error)
     {
@@ -813,16 +835,16 @@ public sealed partial class RpcConnection
             pipelines = q.Pipelines;
             q.Pipelines = null;
         }
-        List<CapabilityHook> dropped = [];
+        List<CapabilityHook>? dropped = null;
         List<MessageBuilder>? disembargos = null;
-        foreach (PipelinedCapability p in pipelines ?? [])
+        foreach (PipelinedCapability p in pipelines ?? NoPipelines)
         {
             CapabilityHook target = response is not null ? PromisedCapability.Navigate(response, p.Path) : new BrokenCapability(error!);
             lock (_sync)
             {
                 if (p.Dead)
                 {
-                    dropped.Add(target);
+                    (dropped ??= []).Add(target);
                 }
                 else if (sendFinish && p.CallsSent && IsLocal(target))
                 {
@@ -838,9 +860,12 @@ public sealed partial class RpcConnection
                 }
             }
         }
-        foreach (CapabilityHook h in dropped)
+        if (dropped is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in dropped)
+            {
+                h.Release();
+            }
         }
         if (sendFinish)
         {
@@ -1010,11 +1035,14 @@ public sealed partial class RpcConnection
         }
         else
         {
-            answer.Cancel.Cancel();
+            answer.RequestCancel();
         }
-        foreach (CapabilityHook h in released ?? [])
+        if (released is not null)
         {
-            h.Release();
+            foreach (CapabilityHook h in released)
+            {
+                h.Release();
+            }
         }
     }
 
@@ -1118,14 +1146,14 @@ public sealed partial class RpcConnection
             case P.CapDescriptor.Which.SenderHosted:
                 return Import(d.SenderHosted);
             case P.CapDescriptor.Which.SenderPromise:
-            {
-                CapabilityHook h = Import(d.SenderPromise);
-                if (h is ImportedCapability imp)
                 {
-                    imp.IsPromise = true;
+                    CapabilityHook h = Import(d.SenderPromise);
+                    if (h is ImportedCapability imp)
+                    {
+                        imp.IsPromise = true;
+                    }
+                    return h;
                 }
-                return h;
-            }
             case P.CapDescriptor.Which.ReceiverHosted:
                 return LocalExport(d.ReceiverHosted);
             case P.CapDescriptor.Which.ReceiverAnswer:
@@ -1299,7 +1327,7 @@ public sealed partial class RpcConnection
         }
         foreach (Answer a in answers)
         {
-            a.Cancel.Cancel();
+            a.RequestCancel();
             bool waiting;
             lock (_sync)
             {

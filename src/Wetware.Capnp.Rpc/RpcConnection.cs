@@ -9,6 +9,12 @@ public sealed record RpcConnectionOptions
     /// <summary>Questions in flight per direction; beyond it calls fail with <c>overloaded</c>.</summary>
     public int MaxQuestions { get; init; } = 8192;
 
+    /// <summary>
+    /// Bytes of our messages that may wait for a peer that does not read (shared/spec/guest-abi.md: the
+    /// message limit); past it the connection is dropped instead of buffering without bound.
+    /// </summary>
+    public long MaxUnreadBytes { get; init; } = ReaderOptions.Default.MaxMessageBytes;
+
     /// <summary>Limits applied to every incoming message.</summary>
     public ReaderOptions Reader { get; init; } = ReaderOptions.Default;
 }
@@ -30,6 +36,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private readonly object _sync = new();
     private readonly MessageWriter _writer;
     private readonly MessagePool _messages = new();
+    private readonly ReceivedMessages _received;
     private readonly IdTable<Question> _questions = new();
     private readonly Dictionary<uint, Answer> _answers = [];
     private readonly Dictionary<uint, ImportedCapability> _imports = [];
@@ -44,7 +51,12 @@ public sealed partial class RpcConnection : IAsyncDisposable
     {
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = options ?? new RpcConnectionOptions();
-        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages);
+        _writer = new MessageWriter(transport.Output, ThrowIfClosed, _messages, _options.MaxUnreadBytes, queued =>
+        {
+            _ = SendAbortAsync($"the peer leaves more than {_options.MaxUnreadBytes} bytes unread ({queued} queued)");
+            Close(new RpcException(RpcErrorType.Disconnected, $"the peer leaves more than {_options.MaxUnreadBytes} bytes unread"));
+        });
+        _received = new ReceivedMessages(_options.Reader);
         if (bootstrap is not null)
         {
             _bootstrap = bootstrap.Hook;
@@ -94,11 +106,18 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
     // ---- questions -------------------------------------------------------------------
 
-    private sealed class Question
+    /// <summary>One of our calls (or bootstraps), its own completion source: one object per call, not two.</summary>
+    private sealed class Question(RpcConnection connection) : TaskCompletionSource<RpcResponse>(TaskCreationOptions.RunContinuationsAsynchronously), IPipelineSource
     {
         public uint Id;
 
-        public readonly TaskCompletionSource<RpcResponse> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<RpcResponse> Result => this;
+
+        /// <summary>The call's request until it is written (then released).</summary>
+        public RpcRequest? Request;
+
+        /// <summary>For a call pipelined on another question's answer: that question, told once this call is written.</summary>
+        public Question? Promised;
 
         /// <summary>The id is free again only once both happened (rpc.capnp, Finish).</summary>
         public bool Returned;
@@ -116,6 +135,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
 
         /// <summary>Disembargo messages that must reach the peer after the pipelined calls and before Finish.</summary>
         public List<MessageBuilder>? BeforeFinish;
+
+        public CapabilityHook GetPipelined(ushort[] path) => connection.PipelineOn(this, path);
     }
 
     private Question NewQuestion(out uint id)
@@ -127,7 +148,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
             {
                 throw new RpcException(RpcErrorType.Overloaded, $"too many questions in flight (limit {_options.MaxQuestions})");
             }
-            var q = new Question();
+            var q = new Question(this);
             id = q.Id = _questions.Add(q);
             return q;
         }
@@ -197,13 +218,13 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
         catch (RpcException e)
         {
-            request.Dispose();
+            request.Release();
             return new RpcPromise(Task.FromException<RpcResponse>(e), _ => new BrokenCapability(e));
         }
         P.Call.Builder c = CallOf(request);
         P.MessageTarget.Builder t = c.Target;
         t.ImportedCap = target.ImportId;
-        return Launch(q, id, request, null, cancellationToken);
+        return Launch(q, id, request, cancellationToken);
     }
 
     /// <summary>A call on a capability in the results of a question: pipelined while it is unanswered, direct after.</summary>
@@ -233,7 +254,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         catch (RpcException e)
         {
             PipelinedSendDone(promised, target.QuestionId);
-            request.Dispose();
+            request.Release();
             return new RpcPromise(Task.FromException<RpcResponse>(e), _ => new BrokenCapability(e));
         }
         P.Call.Builder c = CallOf(request);
@@ -245,7 +266,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
             P.PromisedAnswer.Op.Builder op = ops[i];
             op.GetPointerField = target.Path[i];
         }
-        return Launch(q, id, request, () => PipelinedSendDone(promised, target.QuestionId), cancellationToken);
+        q.Promised = promised;
+        return Launch(q, id, request, cancellationToken);
     }
 
     /// <summary>A pipelined call is on the wire: if its question returned meanwhile, its Finish may go now.</summary>
@@ -267,7 +289,12 @@ public sealed partial class RpcConnection : IAsyncDisposable
         }
     }
 
-    private RpcPromise Launch(Question q, uint id, RpcRequest request, Action? sent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a call's question. Nothing here waits: the writer tells <see cref="CallWritten"/> once
+    /// the Call is in the transport's buffer (or <see cref="CallFailed"/>), and the caller awaits
+    /// the question itself, so a call costs no state machine or closure of its own.
+    /// </summary>
+    private RpcPromise Launch(Question q, uint id, RpcRequest request, CancellationToken cancellationToken)
     {
         P.Call.Builder c = CallOf(request);
         c.QuestionId = id;
@@ -275,38 +302,61 @@ public sealed partial class RpcConnection : IAsyncDisposable
         c.MethodId = request.MethodId;
         lock (_sync)
         {
-            WriteCapTable(c.Params, request.Caps);
-            q.ParamExports = ExportIds(c.Params);
+            WriteCapTable(c.Params, request.CapList);
+            q.ParamExports = request.CapList is { Count: > 0 } ? ExportIds(c.Params) : null;
         }
-        Task<RpcResponse> response = RunAsync();
-        return new RpcPromise(response, path =>
-        {
-            var p = new PipelinedCapability(this, q, id, path);
-            lock (_sync)
-            {
-                if (!q.Returned)
-                {
-                    (q.Pipelines ??= []).Add(p);
-                    return p;
-                }
-            }
-            // Already answered: the capability is the one in the results.
-            return new PromisedCapability(PromisedCapability.TargetOf(response, path));
-        });
+        q.Request = request;
+        _writer.Send(request.Message, _callWritten ??= CallWritten, _callFailed ??= CallFailed, q);
+        return new RpcPromise(AwaitAnswerAsync(q, id, cancellationToken), q);
+    }
 
-        async Task<RpcResponse> RunAsync()
+    private Action<object?>? _callWritten;
+    private Action<object?, Exception>? _callFailed;
+
+    /// <summary>A Call is in the transport's buffer: its request may go, and a Finish held back for it may follow.</summary>
+    private void CallWritten(object? question)
+    {
+        var q = (Question)question!;
+        RpcRequest? request = q.Request;
+        Question? promised = q.Promised;
+        q.Request = null;
+        q.Promised = null;
+        if (promised is not null)
         {
-            try
-            {
-                await SendQuestionAsync(q, id, request.Message).ConfigureAwait(false);
-            }
-            finally
-            {
-                sent?.Invoke();
-                request.Dispose();
-            }
-            return await AwaitAnswerAsync(q, id, cancellationToken).ConfigureAwait(false);
+            PipelinedSendDone(promised, promised.Id);
         }
+        request?.Release();
+    }
+
+    /// <summary>A Call could not be sent: the question fails (and its request goes, written or not).</summary>
+    private void CallFailed(object? question, Exception error)
+    {
+        var q = (Question)question!;
+        CallWritten(q);
+        lock (_sync)
+        {
+            if (_questions.Find(q.Id) == q)
+            {
+                _questions.Remove(q.Id);
+            }
+        }
+        q.TrySetException(RpcException.From(error));
+    }
+
+    /// <summary>A capability in the results of question <paramref name="q"/>: pipelined while it is unanswered.</summary>
+    private CapabilityHook PipelineOn(Question q, ushort[] path)
+    {
+        var p = new PipelinedCapability(this, q, q.Id, path);
+        lock (_sync)
+        {
+            if (!q.Returned)
+            {
+                (q.Pipelines ??= []).Add(p);
+                return p;
+            }
+        }
+        // Already answered: the capability is the one in the results.
+        return new PromisedCapability(PromisedCapability.TargetOf(q.Task, path));
     }
 
     /// <summary>The last reference to a pipelined capability is gone.</summary>
@@ -342,9 +392,12 @@ public sealed partial class RpcConnection : IAsyncDisposable
             before = q.BeforeFinish;
             q.BeforeFinish = null;
         }
-        foreach (MessageBuilder b in before ?? [])
+        if (before is not null)
         {
-            _writer.Post(b);
+            foreach (MessageBuilder b in before)
+            {
+                _writer.Post(b);
+            }
         }
         MessageBuilder m = _messages.Rent();
         P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
@@ -379,12 +432,12 @@ public sealed partial class RpcConnection : IAsyncDisposable
     }
 
     /// <summary>Describes each capability in the payload's cap table (rpc.capnp, CapDescriptor). Called under the lock.</summary>
-    private void WriteCapTable(P.Payload.Builder payload, List<CapabilityHook> caps)
+    private void WriteCapTable(P.Payload.Builder payload, List<CapabilityHook>? caps)
     {
-        StructListBuilder<P.CapDescriptor.Builder> table = payload.InitCapTable(caps.Count);
-        for (int i = 0; i < caps.Count; i++)
+        StructListBuilder<P.CapDescriptor.Builder> table = payload.InitCapTable(caps?.Count ?? 0);
+        for (int i = 0; i < table.Count; i++)
         {
-            Describe(table[i], caps[i]);
+            Describe(table[i], caps![i]);
         }
     }
 

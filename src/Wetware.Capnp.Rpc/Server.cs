@@ -11,25 +11,33 @@ public interface IRpcServer
 public sealed class CallContext
 {
     private readonly CapabilityHook?[] _paramCaps;
-    private readonly Func<AnyPointerBuilder> _results;
+    private readonly MessageBuilder? _resultsMessage;
     private AnyPointerBuilder? _resultsBuilder;
-    internal readonly List<CapabilityHook> ResultCaps = [];
+    private List<CapabilityHook>? _resultCaps;
+    private readonly CallCancellation? _cancellation;
+    private readonly CancellationToken _cancellationToken;
 
-    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, Func<AnyPointerBuilder> results, CancellationToken cancellationToken)
+    /// <summary>A local call's context: the results are <paramref name="results"/>'s root, made on first use.</summary>
+    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, MessageBuilder results, CancellationToken cancellationToken)
     {
         InterfaceId = interfaceId;
         MethodId = methodId;
         Params = parameters;
         _paramCaps = paramCaps;
-        _results = results;
-        CancellationToken = cancellationToken;
+        _resultsMessage = results;
+        _cancellationToken = cancellationToken;
     }
 
-    /// <summary>A context whose results struct is already allocated (no closure per call).</summary>
-    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, AnyPointerBuilder results, CancellationToken cancellationToken)
-        : this(interfaceId, methodId, parameters, paramCaps, ResultsGiven, cancellationToken) => _resultsBuilder = results;
-
-    private static readonly Func<AnyPointerBuilder> ResultsGiven = () => throw new InvalidOperationException("the results were given at construction");
+    /// <summary>A connection's call: its results struct is already allocated, its token made only if asked for.</summary>
+    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, AnyPointerBuilder results, CallCancellation cancellation)
+    {
+        InterfaceId = interfaceId;
+        MethodId = methodId;
+        Params = parameters;
+        _paramCaps = paramCaps;
+        _resultsBuilder = results;
+        _cancellation = cancellation;
+    }
 
     public ulong InterfaceId { get; }
 
@@ -38,10 +46,38 @@ public sealed class CallContext
     public AnyPointerReader Params { get; }
 
     /// <summary>Canceled when the caller no longer wants the results (it sent <c>Finish</c>) or the connection ends.</summary>
-    public CancellationToken CancellationToken { get; }
+    public CancellationToken CancellationToken => _cancellation is { } c ? c.Token : _cancellationToken;
 
     /// <summary>The results struct's pointer (allocated on first use).</summary>
-    public AnyPointerBuilder Results => _resultsBuilder ??= _results();
+    public AnyPointerBuilder Results => _resultsBuilder ??= _resultsMessage!.Root;
+
+    /// <summary>The capabilities attached to the results so far, or null for none.</summary>
+    internal List<CapabilityHook>? ResultCaps => _resultCaps;
+
+    /// <summary>The results' capabilities as an array, which now owns their references.</summary>
+    internal CapabilityHook?[] TakeResultCaps()
+    {
+        if (_resultCaps is not { Count: > 0 } caps)
+        {
+            return [];
+        }
+        CapabilityHook?[] taken = [.. caps];
+        caps.Clear();
+        return taken;
+    }
+
+    /// <summary>Drops the references of the results' capabilities not taken.</summary>
+    internal void ReleaseResultCaps()
+    {
+        if (_resultCaps is { } caps)
+        {
+            foreach (CapabilityHook h in caps)
+            {
+                h.Release();
+            }
+            caps.Clear();
+        }
+    }
 
     /// <summary>A new reference to capability <paramref name="index"/> of the params (dispose it), or null.</summary>
     public Capability? GetParamCapability(uint index)
@@ -71,8 +107,9 @@ public sealed class CallContext
     {
         CapabilityHook h = capability.Hook;
         h.AddRef();
-        ResultCaps.Add(h);
-        return (uint)(ResultCaps.Count - 1);
+        List<CapabilityHook> caps = _resultCaps ??= [];
+        caps.Add(h);
+        return (uint)(caps.Count - 1);
     }
 
     internal void ReleaseParamCaps()
@@ -81,6 +118,72 @@ public sealed class CallContext
         {
             Interlocked.Exchange(ref _paramCaps[i], null)?.Release();
         }
+    }
+}
+
+/// <summary>
+/// A call's cancellation (a <c>Finish</c> before the <c>Return</c>, or the connection's end). The
+/// token source is made only if the server asks for the token: most methods never do. Locks
+/// itself (it is internal: nobody else can), to carry no lock object of its own.
+/// </summary>
+internal class CallCancellation
+{
+    private CancellationTokenSource? _source;
+    private bool _requested;
+    private bool _disposed;
+
+    public bool IsCancellationRequested => Volatile.Read(ref _requested);
+
+    public CancellationToken Token
+    {
+        get
+        {
+            lock (this)
+            {
+                if (_source is not null)
+                {
+                    return _source.Token;
+                }
+                if (_disposed)
+                {
+                    return new CancellationToken(_requested);
+                }
+                _source = new CancellationTokenSource();
+                if (_requested)
+                {
+                    _source.Cancel(); // no callbacks yet: nobody had the token
+                }
+                return _source.Token;
+            }
+        }
+    }
+
+    /// <summary>Cancels the token (now, or as it is made). Callbacks run outside the lock.</summary>
+    public void RequestCancel()
+    {
+        CancellationTokenSource? source;
+        lock (this)
+        {
+            if (_requested || _disposed)
+            {
+                return;
+            }
+            _requested = true;
+            source = _source;
+        }
+        source?.Cancel();
+    }
+
+    /// <summary>Frees the source, unless a cancel may be running on it (then the collector does).</summary>
+    public void DisposeCancellation()
+    {
+        CancellationTokenSource? source;
+        lock (this)
+        {
+            _disposed = true;
+            source = _requested ? null : _source;
+        }
+        source?.Dispose();
     }
 }
 
@@ -97,6 +200,9 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
 {
     public IRpcServer Server => server;
 
+    /// <summary>A server that is <see cref="IDisposable"/> is disposed when the last reference to it is dropped (locally and by every peer).</summary>
+    protected override void OnLastRelease() => (server as IDisposable)?.Dispose();
+
     public override RpcRequest NewRequest(ulong interfaceId, ushort methodId)
     {
         var message = new MessageBuilder(256);
@@ -106,9 +212,13 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
     public override async Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var results = new MessageBuilder(256);
-        CapabilityHook?[] paramCaps = [.. request.Caps];
-        request.Caps.Clear();
-        var context = new CallContext(request.InterfaceId, request.MethodId, request.Message.AsReader().Root, paramCaps, () => results.Root, cancellationToken);
+        CapabilityHook?[] paramCaps = [];
+        if (request.CapList is { Count: > 0 } caps)
+        {
+            paramCaps = [.. caps];
+            caps.Clear();
+        }
+        var context = new CallContext(request.InterfaceId, request.MethodId, request.Message.AsReader().Root, paramCaps, results, cancellationToken);
         try
         {
             await server.DispatchAsync(context).ConfigureAwait(false);
@@ -116,18 +226,15 @@ internal sealed class LocalCapability(IRpcServer server) : CapabilityHook
         catch (Exception e)
         {
             results.Dispose();
-            foreach (CapabilityHook h in context.ResultCaps)
-            {
-                h.Release();
-            }
+            context.ReleaseResultCaps();
             throw RpcException.From(e);
         }
         finally
         {
             context.ReleaseParamCaps();
-            request.Dispose();
+            request.Release();
         }
-        return new RpcResponse(results.AsReader().Root, [.. context.ResultCaps], results);
+        return new RpcResponse(results.AsReader().Root, context.TakeResultCaps(), results);
     }
 }
 
@@ -144,7 +251,7 @@ internal sealed class BrokenCapability(RpcException error) : CapabilityHook
 
     public override Task<RpcResponse> SendAsync(RpcRequest request, CancellationToken cancellationToken)
     {
-        request.Dispose();
+        request.Release();
         return Task.FromException<RpcResponse>(error);
     }
 }

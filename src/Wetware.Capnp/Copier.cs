@@ -66,38 +66,38 @@ internal static class Copier
         switch (src.Size)
         {
             case ElementSize.InlineComposite:
-            {
-                var (dw, pc) = canonical ? TruncatedElements(src) : (src.ElementDataBits / 64, src.ElementPointerCount);
-                ListBuilder l = dst.InitStructList(src.Count, dw, pc);
-                for (int i = 0; i < src.Count; i++)
                 {
-                    CopyStructContent(src.GetStruct(i), l.GetStruct(i), canonical);
+                    var (dw, pc) = canonical ? TruncatedElements(src) : (src.ElementDataBits / 64, src.ElementPointerCount);
+                    ListBuilder l = dst.InitStructList(src.Count, dw, pc);
+                    for (int i = 0; i < src.Count; i++)
+                    {
+                        CopyStructContent(src.GetStruct(i), l.GetStruct(i), canonical);
+                    }
+                    break;
                 }
-                break;
-            }
             case ElementSize.Pointer:
-            {
-                ListBuilder l = dst.InitList(ElementSize.Pointer, src.Count);
-                for (int i = 0; i < src.Count; i++)
                 {
-                    CopyPointer(src.Pointer(i), l.Pointer(i), canonical);
+                    ListBuilder l = dst.InitList(ElementSize.Pointer, src.Count);
+                    for (int i = 0; i < src.Count; i++)
+                    {
+                        CopyPointer(src.Pointer(i), l.Pointer(i), canonical);
+                    }
+                    break;
                 }
-                break;
-            }
             default:
-            {
-                ListBuilder l = dst.InitList(src.Size, src.Count);
-                long bits = (long)src.Count * src.StepBits;
-                int bytes = (int)((bits + 7) / 8);
-                Span<byte> to = l.Seg.Buffer.AsSpan(l.Start, bytes);
-                src.Buf.AsSpan(src.Start, bytes).CopyTo(to);
-                if (bits % 8 != 0)
                 {
-                    // Bits past the end of a Bool list are padding and must not leak through.
-                    to[^1] &= (byte)((1 << (int)(bits % 8)) - 1);
+                    ListBuilder l = dst.InitList(src.Size, src.Count);
+                    long bits = (long)src.Count * src.StepBits;
+                    int bytes = (int)((bits + 7) / 8);
+                    Span<byte> to = l.Seg.Buffer.AsSpan(l.Start, bytes);
+                    src.Buf.AsSpan(src.Start, bytes).CopyTo(to);
+                    if (bits % 8 != 0)
+                    {
+                        // Bits past the end of a Bool list are padding and must not leak through.
+                        to[^1] &= (byte)((1 << (int)(bits % 8)) - 1);
+                    }
+                    break;
                 }
-                break;
-            }
         }
     }
 
@@ -158,28 +158,28 @@ internal static class Copier
         switch (l.Size)
         {
             case ElementSize.InlineComposite:
-            {
-                var (dw, pc) = canonical ? TruncatedElements(l) : (l.ElementDataBits / 64, l.ElementPointerCount);
-                long total = 1 + (long)l.Count * (dw + pc);
-                for (int i = 0; i < l.Count; i++)
                 {
-                    StructReader e = l.GetStruct(i);
-                    for (int j = 0; j < pc; j++)
+                    var (dw, pc) = canonical ? TruncatedElements(l) : (l.ElementDataBits / 64, l.ElementPointerCount);
+                    long total = 1 + (long)l.Count * (dw + pc);
+                    for (int i = 0; i < l.Count; i++)
                     {
-                        total += SizeInWords(e.Pointer(j), canonical);
+                        StructReader e = l.GetStruct(i);
+                        for (int j = 0; j < pc; j++)
+                        {
+                            total += SizeInWords(e.Pointer(j), canonical);
+                        }
                     }
+                    return total;
                 }
-                return total;
-            }
             case ElementSize.Pointer:
-            {
-                long total = l.Count;
-                for (int i = 0; i < l.Count; i++)
                 {
-                    total += SizeInWords(l.Pointer(i), canonical);
+                    long total = l.Count;
+                    for (int i = 0; i < l.Count; i++)
+                    {
+                        total += SizeInWords(l.Pointer(i), canonical);
+                    }
+                    return total;
                 }
-                return total;
-            }
             default:
                 return ((long)l.Count * l.StepBits + 63) / 64;
         }

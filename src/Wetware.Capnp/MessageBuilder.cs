@@ -177,7 +177,15 @@ public sealed class MessageBuilder : IDisposable
             s.Used = 8;
             _allocatedWords = s.Capacity / 8;
         }
-        _view = null;
+        // A view of the kept first segment stays valid: a recycled builder reads itself without a new reader.
+        if (_view is { Segments.Length: 1 } && Segments.Count == 1)
+        {
+            _view.ResetTraversalLimit();
+        }
+        else
+        {
+            _view = null;
+        }
     }
 
     public void Dispose()

@@ -115,6 +115,15 @@ internal readonly struct PointerBuilder
     /// <summary>Resolves this pointer inside the builder (following far pointers).</summary>
     private bool Locate(out SegmentBuilder seg, out int target, out ulong tag)
     {
+        ulong w = Word;
+        if (w == 0 || (w & 3) != 2)
+        {
+            // Null, or a near pointer (the usual case): resolved here, without a reader (and a view of the message).
+            seg = Seg;
+            target = w == 0 ? 0 : (int)(Pos + 8 + ((long)((int)(uint)w >> 2) << 3));
+            tag = w;
+            return w != 0;
+        }
         PointerReader r = AsReader();
         if (!r.Resolve(out int segId, out _, out long t, out tag))
         {

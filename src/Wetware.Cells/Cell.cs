@@ -16,6 +16,16 @@ public sealed class Cell : IAsyncDisposable
     private const long RpcPauseBytes = 1024 * 1024;
     private const long RpcResumeBytes = 512 * 1024;
 
+    // Guest-side continuations run inline (they only wake the cell's thread); host-side ones go to the
+    // pool, so host code never runs on, or waits for, a guest's thread.
+    private static readonly PipeOptions ToGuestOptions = new(
+        pauseWriterThreshold: RpcPauseBytes, resumeWriterThreshold: RpcResumeBytes,
+        readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool, useSynchronizationContext: false);
+
+    private static readonly PipeOptions FromGuestOptions = new(
+        pauseWriterThreshold: RpcPauseBytes, resumeWriterThreshold: RpcResumeBytes,
+        readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false);
+
     private readonly CellEngine _engine;
     private readonly ReadOnlyMemory<byte> _wasm;
     private readonly CellOptions _options;
@@ -32,25 +42,17 @@ public sealed class Cell : IAsyncDisposable
         _engine = engine;
         _wasm = wasm;
         _options = options;
-        // Guest-side continuations run inline (they only wake the cell's thread); host-side ones go to the
-        // pool, so host code never runs on, or waits for, a guest's thread.
-        _toGuest = new Pipe(new PipeOptions(
-            pauseWriterThreshold: RpcPauseBytes, resumeWriterThreshold: RpcResumeBytes,
-            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool, useSynchronizationContext: false));
-        _fromGuest = new Pipe(new PipeOptions(
-            pauseWriterThreshold: RpcPauseBytes, resumeWriterThreshold: RpcResumeBytes,
-            readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
+        _toGuest = new Pipe(ToGuestOptions);
+        _fromGuest = new Pipe(FromGuestOptions);
         Rpc = new DuplexPipe(_fromGuest.Reader, _toGuest.Writer);
 
-        PipeReader stdin = options.Stdin ?? EmptyInput();
-        PipeWriter stdout = options.Stdout ?? PipeWriter.Create(Stream.Null);
-        PipeWriter stderr = options.Stderr ?? PipeWriter.Create(Stream.Null);
+        // Absent streams need no pipes: no stdin reads as end of file, no stdout or stderr discards.
         var rpcInput = new GuestInput(_toGuest.Reader);
         var fds = new Descriptor?[]
         {
-            new InputDescriptor(new GuestInput(stdin), options.Terminal),
-            new OutputDescriptor(new GuestOutput(stdout, partial: false), options.Terminal),
-            new OutputDescriptor(new GuestOutput(stderr, partial: false), options.Terminal),
+            new InputDescriptor(new GuestInput(options.Stdin), options.Terminal),
+            new OutputDescriptor(new GuestOutput(options.Stdout, partial: false), options.Terminal),
+            new OutputDescriptor(new GuestOutput(options.Stderr, partial: false), options.Terminal),
             options.Image is { } image ? new DirectoryDescriptor(image, "", Rights.ReadableDirectory) : null,
             new RpcDescriptor(rpcInput, new GuestOutput(_fromGuest.Writer, partial: true), () =>
             {
@@ -148,7 +150,7 @@ public sealed class Cell : IAsyncDisposable
 
     private (CellResult?, CellStartException?) Run(ref Timer? timer)
     {
-        Module module;
+        LoadedModule module;
         try
         {
             module = _engine.LoadModule(_wasm.Span);
@@ -157,18 +159,42 @@ public sealed class Cell : IAsyncDisposable
         {
             return (null, e);
         }
-        using var store = new Store(_engine.Engine, _context);
-        store.SetLimits(memorySize: _options.MemoryLimitBytes);
-        store.SetEpochDeadline(1);
-        store.SetEpochDeadlineCallback(OnEpochDeadline);
         if (_options.Timeout is { } timeout)
         {
             timer = new Timer(static s => ((Cell)s!).TimeOut(), this, timeout, System.Threading.Timeout.InfiniteTimeSpan);
         }
+        (WasmRuntime runtime, Module compiled) = _engine.Place(module);
+        (CellResult?, CellStartException?) outcome;
+        try
+        {
+            outcome = RunIn(runtime, compiled);
+        }
+        finally
+        {
+            _engine.Release(runtime);
+        }
+        if (outcome.Item2 is not null && runtime.Pooled)
+        {
+            // The pool refused the instance for a limit the module's own check does not cover: run it with
+            // memory of its own. A failure that is the module's own comes again there, and is reported.
+            _context.Memory = null;
+            WasmRuntime unpooled = _engine.Unpooled;
+            outcome = RunIn(unpooled, module.Unpooled(unpooled));
+        }
+        return outcome;
+    }
+
+    /// <summary>Instantiates and runs the guest in a store of <paramref name="runtime"/>, disposed on return.</summary>
+    private (CellResult?, CellStartException?) RunIn(WasmRuntime runtime, Module module)
+    {
+        using var store = new Store(runtime.Engine, _context);
+        store.SetLimits(memorySize: _options.MemoryLimitBytes);
+        store.SetEpochDeadline(1);
+        store.SetEpochDeadlineCallback(OnEpochDeadline);
         Instance instance;
         try
         {
-            instance = _engine.Linker.Instantiate(store, module);
+            instance = runtime.Linker.Instantiate(store, module);
         }
         catch (WasmtimeException e) when (e is not TrapException && _context.ExitCode is null && !_context.Killed)
         {
@@ -181,6 +207,7 @@ public sealed class Cell : IAsyncDisposable
             // The guest's own start function trapped, exited or was killed.
             return (Classify(e), null);
         }
+        Interlocked.Increment(ref runtime.Pooled ? ref _engine.PooledStarts : ref _engine.UnpooledStarts);
         _context.Memory = instance.GetMemory("memory");
         Action start = instance.GetAction("_start")!;
         _started.TrySetResult(this);
@@ -248,13 +275,6 @@ public sealed class Cell : IAsyncDisposable
             text.Append($"\n  {i,4}: 0x{f.ModuleOffset:x} - {f.ModuleName ?? "<module>"}!{f.FunctionName ?? $"<func at 0x{f.FunctionOffset:x}>"}");
         }
         return text.ToString();
-    }
-
-    private static PipeReader EmptyInput()
-    {
-        var pipe = new Pipe();
-        pipe.Writer.Complete();
-        return pipe.Reader;
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -28,11 +28,23 @@ public sealed class CellEngineOptions
 
     /// <summary>Larger modules are refused before compiling.</summary>
     public long MaxModuleBytes { get; init; } = DefaultMaxModuleBytes;
+
+    /// <summary>The default <see cref="PooledCells"/>.</summary>
+    public const int DefaultPooledCells = 128;
+
+    /// <summary>
+    /// How many cells at once run in slots of Wasmtime's pooling allocator, which start and end without
+    /// memory-mapping calls. Cells beyond it, and modules outside the pool's limits (more than one table or
+    /// memory, a table above 20000 elements), run with memory mapped for them: slower to start, never refused.
+    /// Each slot reserves about 4 GiB of address space (not memory). 0: no pool.
+    /// </summary>
+    public int PooledCells { get; init; } = DefaultPooledCells;
 }
 
 /// <summary>
-/// Runs cells: one Wasmtime engine with our WASI on one linker, compiled modules by content hash (in memory
-/// and in a <see cref="ModuleCache"/>), and the epoch ticker that lets a kill stop a guest in a loop.
+/// Runs cells: a Wasmtime engine with our WASI on its linker (two when the pool of instance slots is in use,
+/// see <see cref="CellEngineOptions.PooledCells"/>), compiled modules (in memory by their bytes, on disk by
+/// content hash in a <see cref="ModuleCache"/>), and the epoch ticker that lets a kill stop a guest in a loop.
 /// Each guest gets its own store and its own thread. Disposing the engine kills what still runs.
 /// </summary>
 public sealed partial class CellEngine : IDisposable
@@ -44,13 +56,19 @@ public sealed partial class CellEngine : IDisposable
     private const int CellThreadStackBytes = 4 * 1024 * 1024;
 
     private static readonly object ConfigGate = new();
-    private readonly Engine _engine;
-    private readonly Linker _linker;
+    private readonly bool _wasmDebug;
+    private readonly WasmRuntime? _pooled;
+    private readonly int _slots;
+    private readonly object _runtimeGate = new();
+    private WasmRuntime? _unpooled;
+    private int _slotsInUse;
+    private int _poolFullLogged;
     private readonly EpochTicker _ticker;
+    private readonly CellThreads _threads = new(CellThreadStackBytes);
     private readonly ModuleCache? _cache;
     private readonly long _maxModuleBytes;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, Module> _modules = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<byte[], LoadedModule> _modules = new(WasmBytesComparer.Instance);
     private readonly ConcurrentDictionary<Cell, byte> _running = new();
     private bool _disposed;
 
@@ -62,19 +80,22 @@ public sealed partial class CellEngine : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _cache = options.Cache;
         _maxModuleBytes = options.MaxModuleBytes;
-        lock (ConfigGate)
+        _wasmDebug = options.WasmDebug;
+        int wanted = Math.Max(0, options.PooledCells);
+        _slots = WasmRuntime.AffordableSlots(wanted);
+        if (_slots < wanted)
         {
-            // Source lines in trap backtraces need Wasmtime's WASMTIME_BACKTRACE_DETAILS, which it reads from
-            // the native environment when a Config is made (the C API has no setter for it).
-            NativeEnvironment.Set("WASMTIME_BACKTRACE_DETAILS", options.WasmDebug ? "1" : "0");
-            using var config = new Config();
-            config.WithEpochInterruption(true);
-            config.WithDebugInfo(options.WasmDebug);
-            _engine = new Engine(config);
+            Log.PoolReduced(_logger, wanted, _slots);
         }
-        _linker = new Linker(_engine);
-        WasiPreview1.Define(_linker);
-        _ticker = new EpochTicker(_engine, EpochInterval);
+        if (_slots > 0)
+        {
+            _pooled = NewRuntime(_slots);
+        }
+        else
+        {
+            _unpooled = NewRuntime(0);
+        }
+        _ticker = new EpochTicker(IncrementEpochs, EpochInterval);
         EngineKey = $"wasmtime-{WasmtimeVersion}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}{(options.WasmDebug ? "-dwarf" : "")}";
     }
 
@@ -89,11 +110,29 @@ public sealed partial class CellEngine : IDisposable
     internal int Compilations;
     internal int DiskCacheHits;
 
-    internal Engine Engine => _engine;
+    /// <summary>Cells instantiated in a pool slot, and with memory mapped for them.</summary>
+    internal int PooledStarts;
+    internal int UnpooledStarts;
 
-    internal Linker Linker => _linker;
+    /// <summary>The runtime without a pool, created on first need (or at once when there is no pool).</summary>
+    internal WasmRuntime Unpooled
+    {
+        get
+        {
+            if (Volatile.Read(ref _unpooled) is { } runtime)
+            {
+                return runtime;
+            }
+            lock (_runtimeGate)
+            {
+                return _unpooled ??= NewRuntime(0);
+            }
+        }
+    }
 
     internal EpochTicker Ticker => _ticker;
+
+    internal CellThreads Threads => _threads;
 
     internal ILogger Logger => _logger;
 
@@ -105,6 +144,35 @@ public sealed partial class CellEngine : IDisposable
     /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not
     /// give (<c>unknown import: module.name</c>), lacks <c>_start</c> or <c>memory</c>, or cannot be instantiated.</exception>
     public async Task<Cell> StartAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        Cell cell = Start(wasm, options, cancellationToken);
+        try
+        {
+            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Nobody will hold this cell: do not leave it running.
+            cell.Kill();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
+    /// <exception cref="CellStartException">As <see cref="StartAsync"/>.</exception>
+    public async Task<CellResult> RunAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
+    {
+        // Completion alone: it fails as Started does when the start fails, and waiting for Started too
+        // would cost a thread-pool hop per run.
+        Cell cell = Start(wasm, options, cancellationToken);
+        using (cancellationToken.Register(cell.Kill))
+        {
+            return await cell.Completion.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hands a new cell to a thread of its own; <paramref name="wasm"/> must stay unchanged until it started.</summary>
+    private Cell Start(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
@@ -120,32 +188,8 @@ public sealed partial class CellEngine : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             _running[cell] = 0;
         }
-        var thread = new Thread(cell.ThreadMain, CellThreadStackBytes)
-        {
-            IsBackground = true,
-            Name = "cell " + options.Name,
-        };
-        thread.Start();
-        try
-        {
-            return await cell.Started.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Nobody will hold this cell: do not leave it running.
-            cell.Kill();
-            throw;
-        }
-    }
-
-    /// <summary>Starts a guest and waits for it to end; canceling kills it (exit code 137).</summary>
-    public async Task<CellResult> RunAsync(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken = default)
-    {
-        Cell cell = await StartAsync(wasm, options, cancellationToken).ConfigureAwait(false);
-        using (cancellationToken.Register(cell.Kill))
-        {
-            return await cell.Completion.ConfigureAwait(false);
-        }
+        _threads.Run(cell.ThreadMain, "cell " + options.Name);
+        return cell;
     }
 
     /// <summary>Kills every cell still running, waits (bounded) for them, and frees the engine.</summary>
@@ -167,70 +211,161 @@ public sealed partial class CellEngine : IDisposable
         }
         Task.WaitAll([.. running.Select(c => c.Ended)], TimeSpan.FromSeconds(5));
         _ticker.Dispose();
+        _threads.Dispose();
         if (_running.IsEmpty)
         {
             // Native objects go only when no cell can still touch them.
-            _linker.Dispose();
-            _engine.Dispose();
+            _pooled?.Dispose();
+            _unpooled?.Dispose();
         }
     }
 
     internal void Forget(Cell cell) => _running.TryRemove(cell, out _);
 
     /// <summary>The compiled module for these bytes: from memory, from the disk cache, or compiled now.</summary>
-    internal Module LoadModule(ReadOnlySpan<byte> wasm)
+    internal LoadedModule LoadModule(ReadOnlySpan<byte> wasm)
     {
-        string hash = Convert.ToHexStringLower(SHA256.HashData(wasm));
-        if (_modules.TryGetValue(hash, out Module? module))
+        // In memory by the bytes themselves (compared, not hashed: WasmBytesComparer); on disk by SHA-256.
+        if (_modules.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(wasm, out LoadedModule? module))
         {
             return module;
         }
+        string hash = Convert.ToHexStringLower(SHA256.HashData(wasm));
         module = FromDiskCache(hash) ?? Compile(wasm, hash);
-        CheckInterface(module);
+        CheckInterface(module.Any);
         if (_modules.Count >= MemoryCacheEntries)
         {
             // A crude bound: forget everything; modules in use stay alive through their cells.
             _modules.Clear();
         }
-        return _modules.GetOrAdd(hash, module);
+        return _modules.GetOrAdd(wasm.ToArray(), module);
     }
 
-    private Module? FromDiskCache(string hash)
+    /// <summary>
+    /// Where a cell runs <paramref name="module"/>: in a pool slot when one is free and the module fits the
+    /// pool, else with memory mapped for it. A slot taken here is given back by <see cref="Release"/>.
+    /// </summary>
+    internal (WasmRuntime Runtime, Module Module) Place(LoadedModule module)
+    {
+        if (module.Pooled is { } pooled && TryTakeSlot())
+        {
+            return (_pooled!, pooled);
+        }
+        if (module.Pooled is not null && Interlocked.Exchange(ref _poolFullLogged, 1) == 0)
+        {
+            Log.PoolFull(_logger, _slots);
+        }
+        WasmRuntime unpooled = Unpooled;
+        return (unpooled, module.Unpooled(unpooled));
+    }
+
+    /// <summary>A cell placed on <paramref name="runtime"/> has disposed of its store.</summary>
+    internal void Release(WasmRuntime runtime)
+    {
+        if (runtime.Pooled)
+        {
+            Interlocked.Decrement(ref _slotsInUse);
+        }
+    }
+
+    private bool TryTakeSlot()
+    {
+        int inUse = Volatile.Read(ref _slotsInUse);
+        while (inUse < _slots)
+        {
+            int seen = Interlocked.CompareExchange(ref _slotsInUse, inUse + 1, inUse);
+            if (seen == inUse)
+            {
+                return true;
+            }
+            inUse = seen;
+        }
+        return false;
+    }
+
+    private WasmRuntime NewRuntime(int slots)
+    {
+        lock (ConfigGate)
+        {
+            // Source lines in trap backtraces need Wasmtime's WASMTIME_BACKTRACE_DETAILS, which it reads from
+            // the native environment when a Config is made (the C API has no setter for it).
+            NativeEnvironment.Set("WASMTIME_BACKTRACE_DETAILS", _wasmDebug ? "1" : "0");
+            return WasmRuntime.Create(_wasmDebug, slots);
+        }
+    }
+
+    private void IncrementEpochs()
+    {
+        _pooled?.Engine.IncrementEpoch();
+        Volatile.Read(ref _unpooled)?.Engine.IncrementEpoch();
+    }
+
+    /// <summary>The runtimes a module is loaded into, in order of preference.</summary>
+    private IEnumerable<WasmRuntime> Runtimes()
+    {
+        if (_pooled is not null)
+        {
+            yield return _pooled;
+        }
+        yield return Unpooled;
+    }
+
+    private static LoadedModule Loaded(string hash, WasmRuntime runtime, Module module) =>
+        runtime.Pooled ? new LoadedModule(hash, module, null) : new LoadedModule(hash, null, module);
+
+    private LoadedModule? FromDiskCache(string hash)
     {
         if (_cache?.TryRead(EngineKey, hash, _logger) is not { } payload)
         {
             return null;
         }
-        try
+        WasmtimeException? refused = null;
+        foreach (WasmRuntime runtime in Runtimes())
         {
-            Module module = Module.Deserialize(_engine, hash[..16], payload);
-            Interlocked.Increment(ref DiskCacheHits);
-            return module;
+            try
+            {
+                Module module = Module.Deserialize(runtime.Engine, hash[..16], payload);
+                Interlocked.Increment(ref DiskCacheHits);
+                return Loaded(hash, runtime, module);
+            }
+            catch (WasmtimeException e)
+            {
+                // Outside the pool's limits (the runtime without a pool takes it), or checksummed but not
+                // loadable: written by another Wasmtime build or setting (both refuse it).
+                refused = e;
+            }
         }
-        catch (WasmtimeException e)
-        {
-            // Checksummed but not loadable: written by another Wasmtime build or setting.
-            Log.CacheEntryRejected(_logger, _cache.EntryPath(EngineKey, hash), e.Message);
-            return null;
-        }
+        Log.CacheEntryRejected(_logger, _cache.EntryPath(EngineKey, hash), refused!.Message);
+        return null;
     }
 
-    private Module Compile(ReadOnlySpan<byte> wasm, string hash)
+    private LoadedModule Compile(ReadOnlySpan<byte> wasm, string hash)
     {
         long started = Stopwatch.GetTimestamp();
-        Module module;
-        try
+        if (Module.Validate((_pooled ?? Unpooled).Engine, wasm) is { } invalid)
         {
-            module = Module.FromBytes(_engine, hash[..16], wasm);
+            throw new CellStartException($"invalid module: {invalid}");
         }
-        catch (WasmtimeException e)
+        WasmtimeException? refused = null;
+        foreach (WasmRuntime runtime in Runtimes())
         {
-            throw new CellStartException($"invalid module: {e.Message}", e);
+            Module module;
+            try
+            {
+                module = Module.FromBytes(runtime.Engine, hash[..16], wasm);
+            }
+            catch (WasmtimeException e)
+            {
+                // Valid, but outside the pool's limits: the runtime without a pool takes it.
+                refused = e;
+                continue;
+            }
+            Interlocked.Increment(ref Compilations);
+            Log.Compiled(_logger, hash, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            _cache?.Write(EngineKey, hash, module.Serialize(), _logger);
+            return Loaded(hash, runtime, module);
         }
-        Interlocked.Increment(ref Compilations);
-        Log.Compiled(_logger, hash, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        _cache?.Write(EngineKey, hash, module.Serialize(), _logger);
-        return module;
+        throw new CellStartException($"invalid module: {refused!.Message}", refused);
     }
 
     /// <summary>guest-abi.md: imports only from wasi_snapshot_preview1, exports <c>_start</c> and <c>memory</c>.</summary>

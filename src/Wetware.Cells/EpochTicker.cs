@@ -1,5 +1,3 @@
-using Wasmtime;
-
 namespace Wetware.Cells;
 
 /// <summary>
@@ -9,16 +7,17 @@ namespace Wetware.Cells;
 /// </summary>
 internal sealed class EpochTicker : IDisposable
 {
-    private readonly Engine _engine;
+    private readonly Action _tick;
     private readonly TimeSpan _interval;
     private readonly object _gate = new();
     private readonly Thread _thread;
     private int _active;
     private bool _disposed;
 
-    public EpochTicker(Engine engine, TimeSpan interval)
+    /// <param name="tick">Increments the epoch of every engine that runs cells.</param>
+    public EpochTicker(Action tick, TimeSpan interval)
     {
-        _engine = engine;
+        _tick = tick;
         _interval = interval;
         _thread = new Thread(Loop) { IsBackground = true, Name = "cell epoch ticker" };
         _thread.Start();
@@ -50,7 +49,7 @@ internal sealed class EpochTicker : IDisposable
         {
             if (!_disposed)
             {
-                _engine.IncrementEpoch();
+                _tick();
             }
         }
     }
@@ -79,7 +78,7 @@ internal sealed class EpochTicker : IDisposable
                 {
                     return;
                 }
-                _engine.IncrementEpoch();
+                _tick();
             }
             Thread.Sleep(_interval);
         }

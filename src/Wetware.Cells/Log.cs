@@ -19,6 +19,12 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "module cache entry {Path} is corrupt or stale ({Reason}); recompiling")]
     public static partial void CacheEntryRejected(ILogger logger, string path, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "all {Slots} pooled cell slots are in use: more cells at once map memory of their own (slower to start)")]
+    public static partial void PoolFull(ILogger logger, int slots);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "address space for {Wanted} pooled cell slots cannot be reserved (ulimit -v?): using {Slots}")]
+    public static partial void PoolReduced(ILogger logger, int wanted, int slots);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "module cache: cannot write {Path}: {Reason}")]
     public static partial void CacheWriteFailed(ILogger logger, string path, string reason);
 }

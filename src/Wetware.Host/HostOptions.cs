@@ -6,6 +6,15 @@ public sealed record HostOptions
     /// <summary>The LAYER arguments, lowest first (shared/spec/cli.md). Empty: the bundled standard image.</summary>
     public IReadOnlyList<string> Layers { get; init; } = [];
 
+    /// <summary>The node key file (<c>--identity</c>, else <c>WW_IDENTITY</c>); null: <c>/etc/identity</c> of a local layer, else a new ephemeral key.</summary>
+    public string? IdentityPath { get; init; }
+
+    /// <summary>The node identity to use as is (tests); when set, <see cref="IdentityPath"/> and the layers are not consulted.</summary>
+    public INodeIdentity? Identity { get; init; }
+
+    /// <summary>The epoch source the Stem pipeline drives; null: epoch 0 for the whole run.</summary>
+    public EpochSource? Epochs { get; init; }
+
     /// <summary>The directory of the bundled standard image (<c>@std</c>), or null if this build has none.</summary>
     public string? StdImage { get; init; }
 

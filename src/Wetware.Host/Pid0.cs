@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
+using Wetware.Capnp.Rpc;
 using Wetware.Cells;
+using Wetware.Identity;
 using Wetware.Images;
 
 namespace Wetware.Host;
@@ -33,6 +35,8 @@ public static class Pid0
         }
         logger.LogDebug("merged {Count} paths from {Layers}", image.Count, string.Join(", ", layers));
         byte[] wasm = ReadBoot(image, layers);
+        using NodeKey? ownKey = options.Identity is null ? ResolveKey(options.IdentityPath, image, logger) : null;
+        INodeIdentity identity = options.Identity ?? new NodeKeyIdentity(ownKey!);
 
         using var engine = new CellEngine(new CellEngineOptions
         {
@@ -52,39 +56,42 @@ public static class Pid0
         {
             env["WW_TTY"] = "1";
         }
-        Cell cell;
-        try
+        var host = new HostContext(identity, options.Epochs ?? new EpochSource(), engine, logger)
         {
-            cell = await engine.StartAsync(wasm, new CellOptions
+            ChildMemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
+        };
+        GuestSession session;
+        using (Capability membrane = Capability.FromServer(new MembraneServer(host, GraftPolicy.Boot, null)))
+        {
+            try
             {
-                Name = "pid0",
-                Args = [BootPath],
-                Env = env,
-                Stdin = stdin.Reader,
-                Stdout = stdout.Writer,
-                Stderr = stderr.Writer,
-                Terminal = options.Terminal,
-                Image = new MergedImageFileSystem(image),
-                MemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
-            }, stop).ConfigureAwait(false);
+                session = await GuestSession.StartAsync(engine, wasm, new CellOptions
+                {
+                    Name = "pid0",
+                    Args = [BootPath],
+                    Env = env,
+                    Stdin = stdin.Reader,
+                    Stdout = stdout.Writer,
+                    Stderr = stderr.Writer,
+                    Terminal = options.Terminal,
+                    Image = new MergedImageFileSystem(image),
+                    MemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
+                }, membrane, null, logger, stop).ConfigureAwait(false);
+            }
+            catch (CellStartException e)
+            {
+                throw new HostException($"{BootPath} cannot start: {e.Message}", e);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new HostException("interrupted before pid0 started");
+            }
         }
-        catch (CellStartException e)
-        {
-            throw new HostException($"{BootPath} cannot start: {e.Message}", e);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new HostException("interrupted before pid0 started");
-        }
+        Cell cell = session.Cell;
 
         CellResult result;
         await using (cell.ConfigureAwait(false))
         {
-            // Until the Membrane is served on fd 4 (the capabilities issue), pid0 reads end of file there
-            // and its writes there fail (EPIPE) instead of filling a buffer nobody reads.
-            await cell.Rpc.Output.CompleteAsync().ConfigureAwait(false);
-            await cell.Rpc.Input.CompleteAsync().ConfigureAwait(false);
-
             var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using (stop.Register(() => stopRequested.TrySetResult()))
             {
@@ -108,6 +115,41 @@ public static class Pid0
         await Task.WhenAll(stdoutPump, stderrPump).ConfigureAwait(false);
         _ = stdinPump; // a blocked read of the host's stdin is abandoned, not awaited
         return result.ExitCode;
+    }
+
+    /// <summary>
+    /// The node key (shared/spec/identity.md, "Which key ww run uses"): the given file; else
+    /// <c>/etc/identity</c> of a local layer (one from a published layer is refused); else a new
+    /// ephemeral key. The source is logged with the Peer ID, never the secret.
+    /// </summary>
+    private static NodeKey ResolveKey(string? path, MergedImage image, ILogger logger)
+    {
+        try
+        {
+            if (path is not null)
+            {
+                NodeKey given = NodeKey.Load(path, logger);
+                logger.LogInformation("node identity from {Path}: {PeerId}", path, given.PeerId);
+                return given;
+            }
+            if (image.IdentityFile is { } file)
+            {
+                if (file.HostPath is { } hostPath)
+                {
+                    NodeKey layered = NodeKey.Load(hostPath, logger);
+                    logger.LogInformation("node identity from /etc/identity of layer '{Layer}': {PeerId}", file.Layer, layered.PeerId);
+                    return layered;
+                }
+                logger.LogWarning("/etc/identity of layer '{Layer}' is refused: a key in a published layer is a published secret", file.Layer);
+            }
+        }
+        catch (KeyFileException e)
+        {
+            throw new HostException(e.Message, e);
+        }
+        NodeKey ephemeral = NodeKey.Generate();
+        logger.LogWarning("no node key given (--identity, WW_IDENTITY, /etc/identity): using an ephemeral key, so the Peer ID {PeerId} changes each run", ephemeral.PeerId);
+        return ephemeral;
     }
 
     private static byte[] ReadBoot(MergedImage image, IReadOnlyList<string> layers)

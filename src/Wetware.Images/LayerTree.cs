@@ -107,9 +107,12 @@ public sealed class LocalDirectoryTree : ILayerTree
     private bool IsInside(string fullPath) =>
         fullPath.StartsWith(_root.EndsWith('/') ? _root : _root + "/", StringComparison.Ordinal);
 
+    /// <summary>Where a path of this tree is on this machine.</summary>
+    public string HostPath(string path) => Path.GetFullPath(Path.Join(_root, ImagePath.Normalize(path)));
+
     public Stream OpenRead(string path)
     {
-        string host = Path.GetFullPath(Path.Join(_root, ImagePath.Normalize(path)));
+        string host = HostPath(path);
         if (host != _root && !IsInside(host))
         {
             throw new ImageException($"layer '{Name}': '{path}' is outside the layer");
@@ -129,6 +132,9 @@ public sealed class LocalFileTree(string file, string name) : ILayerTree
     private readonly string _file = Path.GetFullPath(file);
 
     public string Name => name;
+
+    /// <summary>The file on this machine.</summary>
+    public string HostPath => _file;
 
     public IEnumerable<LayerEntry> Walk()
     {

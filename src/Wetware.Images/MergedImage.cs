@@ -11,8 +11,17 @@ public sealed record ImageEntry(string Path, bool IsDirectory, long Length, Date
 /// </summary>
 public sealed class MergedImage
 {
+    public const string IdentityPath = "/etc/identity";
+
+    /// <summary>
+    /// The <c>/etc/identity</c> the layers hold (the last one wins), for the host alone: the layer it came
+    /// from and, when that layer is on this machine, the file's host path (null: a published layer, whose
+    /// key must not be used).
+    /// </summary>
+    public (string Layer, string? HostPath)? IdentityFile => _identity;
+
     /// <summary>Paths no guest may ever see, with everything under them.</summary>
-    public static readonly IReadOnlyList<string> Hidden = ["/etc/identity"];
+    public static readonly IReadOnlyList<string> Hidden = [IdentityPath];
 
     private sealed class Node(bool isDirectory, long length, DateTimeOffset modified, int layer, string source)
     {
@@ -25,6 +34,7 @@ public sealed class MergedImage
     }
 
     private readonly Dictionary<string, Node> _index = new(StringComparer.Ordinal);
+    private (string Layer, string? HostPath)? _identity;
     private readonly List<ILayerTree> _trees = [];
 
     private MergedImage()
@@ -58,6 +68,11 @@ public sealed class MergedImage
             string path = e.Path == "/" ? target : (target == "/" ? ImagePath.Normalize(e.Path) : target + ImagePath.Normalize(e.Path));
             if (IsHidden(path))
             {
+                if (path == IdentityPath && !e.IsDirectory)
+                {
+                    // Kept for the host (identity.md: a node key in a local layer), never for a guest.
+                    _identity = (tree.Name, (tree as LocalDirectoryTree)?.HostPath(e.Path) ?? (tree as LocalFileTree)?.HostPath);
+                }
                 continue;
             }
             if (path == "/" && !e.IsDirectory)

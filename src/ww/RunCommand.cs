@@ -71,13 +71,10 @@ internal static partial class RunCommand
                         log.LogWarning("{Option} is accepted but not used by this version of ww yet (its feature comes with a later release)", later.Name);
                     }
                 }
-                if (parse.GetValue(identity) is not null || io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 })
-                {
-                    log.LogWarning("--identity/WW_IDENTITY: node identities are not used by this version of ww yet (no libp2p node)");
-                }
                 var options = new HostOptions
                 {
                     Layers = parse.GetValue(layers) ?? [],
+                    IdentityPath = parse.GetValue(identity) ?? (io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 } env ? env : null),
                     StdImage = io.StdImage,
                     CacheDirectory = io.CacheDirectory,
                     MemoryLimitMiB = parse.GetValue(memoryLimit),

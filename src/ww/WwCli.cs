@@ -101,6 +101,8 @@ public static class WwCli
             "Wetware: a decentralized operating system for autonomous agents. " +
             "Agents are WebAssembly programs that run in sandboxed cells and act only through the Cap'n Proto capabilities they are handed.");
         root.Subcommands.Add(RunCommand.Build(io, stderr, stop));
+        root.Subcommands.Add(KeyCommands.Keygen(stdout, stderr));
+        root.Subcommands.Add(KeyCommands.Id(io, stdout, stderr));
         // The built-in --version reads the entry assembly; ours names this tool's own version.
         VersionOption version = root.Options.OfType<VersionOption>().Single();
         version.Action = new PrintVersion(stdout);

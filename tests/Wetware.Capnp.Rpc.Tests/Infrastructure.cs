@@ -39,29 +39,29 @@ internal sealed class TestServer : IRpcServer
         switch (c.MethodId)
         {
             case 0:
-            {
-                string text = c.Params.GetStruct().ReadText(0).ToString();
-                c.Results.InitStruct(0, 1).SetText(0, text);
-                break;
-            }
+                {
+                    string text = c.Params.GetStruct().ReadText(0).ToString();
+                    c.Results.InitStruct(0, 1).SetText(0, text);
+                    break;
+                }
             case 1:
                 throw new RpcException(RpcErrorType.Overloaded, "this method always fails");
             case 2:
-            {
-                using Capability counter = Capability.FromServer(new TestServer());
-                c.Results.InitStruct(0, 1).SetCapability(0, c.AddResultCapability(counter));
-                break;
-            }
+                {
+                    using Capability counter = Capability.FromServer(new TestServer());
+                    c.Results.InitStruct(0, 1).SetCapability(0, c.AddResultCapability(counter));
+                    break;
+                }
             case 3:
-            {
-                StructReader p = c.Params.GetStruct();
-                using Capability? callback = c.GetParamCapability(p.ReadCapability(0) ?? throw new RpcException(RpcErrorType.Failed, "no callback"));
-                using RpcRequest req = callback!.NewRequest(InterfaceId, 0);
-                req.Params.InitStruct(0, 1).SetText(0, "called back: " + p.ReadText(1));
-                using RpcResponse r = await req.SendAsync(c.CancellationToken);
-                c.Results.InitStruct(0, 1).SetText(0, r.Results.GetStruct().ReadText(0).ToString());
-                break;
-            }
+                {
+                    StructReader p = c.Params.GetStruct();
+                    using Capability? callback = c.GetParamCapability(p.ReadCapability(0) ?? throw new RpcException(RpcErrorType.Failed, "no callback"));
+                    using RpcRequest req = callback!.NewRequest(InterfaceId, 0);
+                    req.Params.InitStruct(0, 1).SetText(0, "called back: " + p.ReadText(1));
+                    using RpcResponse r = await req.SendAsync(c.CancellationToken);
+                    c.Results.InitStruct(0, 1).SetText(0, r.Results.GetStruct().ReadText(0).ToString());
+                    break;
+                }
             case 4:
                 SlowStarted.TrySetResult();
                 try
@@ -78,13 +78,13 @@ internal sealed class TestServer : IRpcServer
                 c.Results.InitStruct(1, 0).WriteUInt32(0, (uint)Calls);
                 break;
             case 6:
-            {
-                // identity(cap) -> cap: hands the caller's capability straight back.
-                using Capability? given = c.GetParamCapability(c.Params.GetStruct().ReadCapability(0) ?? 0);
-                StructBuilder r = c.Results.InitStruct(0, 1);
-                r.SetCapability(0, given is null ? null : c.AddResultCapability(given));
-                break;
-            }
+                {
+                    // identity(cap) -> cap: hands the caller's capability straight back.
+                    using Capability? given = c.GetParamCapability(c.Params.GetStruct().ReadCapability(0) ?? 0);
+                    StructBuilder r = c.Results.InitStruct(0, 1);
+                    r.SetCapability(0, given is null ? null : c.AddResultCapability(given));
+                    break;
+                }
             default:
                 throw new RpcException(RpcErrorType.Unimplemented, $"method {c.MethodId}");
         }

@@ -55,4 +55,39 @@ public sealed class LimitTests
         Assert.Equal(RpcErrorType.Overloaded, e.Type);
         Assert.Null(host.CloseReason);
     }
+
+    [Fact]
+    public async Task APeerThatNeverReadsIsDroppedOnceTooMuchWaitsForIt()
+    {
+        // The peer writes calls but never reads: our answers fill the pipe, then our queue, then the limit.
+        var toUs = new System.IO.Pipelines.Pipe();
+        var toPeer = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 16 * 1024, resumeWriterThreshold: 8 * 1024));
+        using Capability bootstrap = Capability.FromServer(new TestServer());
+        await using var us = new RpcConnection(new DuplexPipe(toUs.Reader, toPeer.Writer), bootstrap, new RpcConnectionOptions { MaxUnreadBytes = 64 * 1024 });
+        us.Start();
+        var frames = new System.IO.MemoryStream();
+        for (uint q = 0; q < 4000; q++)
+        {
+            using var m = new MessageBuilder();
+            var msg = m.InitRoot<Wetware.Capnp.Rpc.Tests.Protocol.Message.Builder>();
+            if (q == 0)
+            {
+                msg.InitBootstrap().QuestionId = 0;
+            }
+            else
+            {
+                var call = msg.InitCall();
+                call.QuestionId = q;
+                call.InterfaceId = TestServer.InterfaceId;
+                call.MethodId = 0;
+                call.InitTarget().InitPromisedAnswer().QuestionId = 0;
+                call.InitParams().Content.InitStruct(0, 1).SetText(0, new string('x', 100));
+            }
+            frames.Write(Framing.ToArray(m));
+        }
+        await toUs.Writer.WriteAsync(frames.ToArray());
+        await us.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains("unread", us.CloseReason!.Reason);
+        Assert.Equal(new RpcTableCounts(0, 0, 0, 0, 0), us.Counts);
+    }
 }

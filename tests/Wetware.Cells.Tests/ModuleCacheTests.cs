@@ -147,6 +147,31 @@ public sealed class ModuleCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task ModulesThatDifferOnlyOutsideTheHashedSamplesAreNotConfused()
+    {
+        byte[] seven = ExitWith(7);
+        byte[] nine = ExitWith(9);
+        int at = seven.AsSpan().CommonPrefixLength(nine);
+        Assert.Equal(seven.Length, nine.Length);
+        Assert.True(at >= 64 && at < seven.Length - 64 && Math.Abs(at - (seven.Length / 2)) > 64, "the difference must lie outside the samples");
+        using CellEngine engine = NewEngine();
+
+        Assert.Equal(7, (await engine.RunAsync(seven, new CellOptions())).ExitCode);
+        Assert.Equal(9, (await engine.RunAsync(nine, new CellOptions())).ExitCode);
+        Assert.Equal(7, (await engine.RunAsync(seven.ToArray(), new CellOptions())).ExitCode);
+        Assert.Equal(2, engine.Compilations);
+    }
+
+    /// <summary>A module that exits with <paramref name="code"/>, read from byte 300 of a 1001-byte data segment.</summary>
+    private static byte[] ExitWith(byte code) => Wasmtime.Module.ConvertText($$"""
+        (module
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "{{new string('x', 300)}}\{{code:x2}}{{new string('y', 700)}}")
+          (func (export "_start") (call $exit (i32.load8_u (i32.const 300)))))
+        """);
+
+    [Fact]
     public void TheDefaultDirectoryFollowsXdgCacheHome()
     {
         string? saved = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");

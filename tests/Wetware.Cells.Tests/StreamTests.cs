@@ -17,6 +17,49 @@ public sealed class StreamTests(EngineFixture fixture) : IClassFixture<EngineFix
         Assert.Equal("line one\nline two\n", run.Stdout);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(10)] // more iovecs than are read onto the stack
+    public async Task WritesGatherAndReadsScatterOverEveryIovec(int count)
+    {
+        // fd_write of `count` iovecs of "ab", then fd_read into `count` iovecs of 3 bytes each, echoed whole.
+        var writeTable = new List<byte>();
+        var readTable = new List<byte>();
+        for (int i = 0; i < count; i++)
+        {
+            writeTable.AddRange(BitConverter.GetBytes(1024 + (2 * i)));
+            writeTable.AddRange(BitConverter.GetBytes(2));
+            readTable.AddRange(BitConverter.GetBytes(4096 + (3 * i)));
+            readTable.AddRange(BitConverter.GetBytes(3));
+        }
+        static string Escaped(IEnumerable<byte> bytes) => string.Concat(bytes.Select(b => $"\\{b:x2}"));
+        byte[] wasm = Wasmtime.Module.ConvertText($$"""
+            (module
+              (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+              (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 0) "{{Escaped(writeTable)}}")
+              (data (i32.const 1024) "{{string.Concat(Enumerable.Repeat("ab", count))}}")
+              (data (i32.const 2048) "{{Escaped(readTable)}}")
+              (func (export "_start")
+                (drop (call $write (i32.const 1) (i32.const 0) (i32.const {{count}}) (i32.const 512)))
+                (drop (call $read (i32.const 0) (i32.const 2048) (i32.const {{count}}) (i32.const 516)))
+                (i32.store (i32.const 520) (i32.const 4096))
+                (i32.store (i32.const 524) (i32.load (i32.const 516)))
+                (drop (call $write (i32.const 1) (i32.const 520) (i32.const 1) (i32.const 512)))))
+            """);
+        string input = string.Concat(Enumerable.Range(0, 3 * count).Select(i => (char)('A' + (i % 26))));
+        var stdin = new Pipe();
+        await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(input));
+        stdin.Writer.Complete();
+        var stdout = new MemoryStream();
+
+        CellResult result = await _engine.RunAsync(wasm, new CellOptions { Stdin = stdin.Reader, Stdout = PipeWriter.Create(stdout) });
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(string.Concat(Enumerable.Repeat("ab", count)) + input, Encoding.UTF8.GetString(stdout.ToArray()));
+    }
+
     [Fact]
     public async Task EmptyStdinIsEndOfFile()
     {

@@ -42,6 +42,7 @@ public sealed class BuiltGuests
     }
 }
 
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, IDisposable
 {
     private readonly string _scratch = Directory.CreateTempSubdirectory("ww-run-").FullName;
@@ -180,7 +181,7 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
     public async Task EscapeAttemptsThroughAMergedImageFailCleanly()
     {
         // Layer a: the key at /etc/identity, a link to a host file outside the layer, a plain file.
-        string a = Image("a", "escape", ("etc/identity", "the node key"), ("etc/hosts", "h"), ("target", "in a"));
+        string a = Image("a", "escape", ("etc/identity", VectorSecretHex), ("etc/hosts", "h"), ("target", "in a"));
         string outside = Image("outside", null, ("secret", "host file"));
         File.CreateSymbolicLink(Path.Combine(a, "escape"), Path.Combine(outside, "secret"));
         // Layer b: a link to layer a's file (outside layer b's own tree).
@@ -192,11 +193,62 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
         var seen = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=')).ToDictionary(p => p[0], p => p[1]);
         var expected = new Dictionary<string, string>
         {
-            ["identity"] = "ENOENT", ["dotdot"] = "ENOENT", ["host-absolute"] = "ENOENT", ["link-out"] = "ENOENT", ["link-across"] = "ENOENT",
-            ["write"] = "EROFS", ["create"] = "EROFS", ["truncate"] = "EROFS", ["unlink"] = "EROFS", ["rename"] = "EROFS", ["mkdir"] = "EROFS",
-            ["fd5"] = "EBADF", ["fd100"] = "EBADF", ["fd-1"] = "EBADF", ["identity-listed"] = "0",
+            ["identity"] = "ENOENT",
+            ["dotdot"] = "ENOENT",
+            ["host-absolute"] = "ENOENT",
+            ["link-out"] = "ENOENT",
+            ["link-across"] = "ENOENT",
+            ["write"] = "EROFS",
+            ["create"] = "EROFS",
+            ["truncate"] = "EROFS",
+            ["unlink"] = "EROFS",
+            ["rename"] = "EROFS",
+            ["mkdir"] = "EROFS",
+            ["fd5"] = "EBADF",
+            ["fd100"] = "EBADF",
+            ["fd-1"] = "EBADF",
+            ["identity-listed"] = "0",
         };
         Assert.Equal(expected.OrderBy(kv => kv.Key), seen.OrderBy(kv => kv.Key));
+    }
+
+    private const string VectorSecretHex = "0101010101010101010101010101010101010101010101010101010101010101";
+    private const string VectorPeerId = "16Uiu2HAmEWQnHq2jLKJypwVnVoQeFCULuyop6atvq2eWjYSUjzNi";
+
+    [Fact]
+    public async Task TheNodeKeyComesFromIdentityThenALocalLayerThenIsEphemeral()
+    {
+        string keyFile = Path.Combine(_scratch, "node.key");
+        File.WriteAllText(keyFile, VectorSecretHex + "\n");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string image = Image("a", "hello");
+
+        var (code, _, error) = await Ww("run", "--identity", keyFile, image);
+        Assert.Equal(0, code);
+        Assert.Contains($"node identity from {keyFile}: {VectorPeerId}", error);
+        Assert.DoesNotContain(VectorSecretHex, error);
+
+        string layered = Image("b", "hello", ("etc/identity", VectorSecretHex));
+        File.SetUnixFileMode(Path.Combine(layered, "etc", "identity"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        (code, _, error) = await Ww("run", layered);
+        Assert.Equal(0, code);
+        Assert.Contains($"from /etc/identity of layer '{layered}': {VectorPeerId}", error);
+
+        (code, _, error) = await Ww("run", image);
+        Assert.Equal(0, code);
+        Assert.Contains("ephemeral key", error);
+    }
+
+    [Fact]
+    public async Task ABadKeyFileIsAHostFailureThatNeverShowsItsContent()
+    {
+        string keyFile = Path.Combine(_scratch, "bad.key");
+        File.WriteAllText(keyFile, "not-a-key-at-all-but-secretish");
+        var (code, _, error) = await Ww("run", "--identity", keyFile, Image("a", "hello"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains(keyFile, error);
+        Assert.DoesNotContain("secretish", error);
     }
 
     [Fact]

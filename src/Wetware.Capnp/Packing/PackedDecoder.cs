@@ -125,34 +125,34 @@ public struct PackedDecoder
                     _state = _state == ExpectZeroCount ? ZeroRun : LiteralRun;
                     continue;
                 case ZeroRun:
-                {
-                    int n = Math.Min(_remaining, destination.Length - d);
-                    destination.Slice(d, n).Clear();
-                    d += n;
-                    _remaining -= n;
-                    if (_remaining > 0)
                     {
-                        status = OperationStatus.DestinationTooSmall;
-                        goto end;
+                        int n = Math.Min(_remaining, destination.Length - d);
+                        destination.Slice(d, n).Clear();
+                        d += n;
+                        _remaining -= n;
+                        if (_remaining > 0)
+                        {
+                            status = OperationStatus.DestinationTooSmall;
+                            goto end;
+                        }
+                        _state = ExpectTag;
+                        continue;
                     }
-                    _state = ExpectTag;
-                    continue;
-                }
                 default:
-                {
-                    int n = Math.Min(_remaining, Math.Min(destination.Length - d, source.Length - s));
-                    source.Slice(s, n).CopyTo(destination[d..]);
-                    s += n;
-                    d += n;
-                    _remaining -= n;
-                    if (_remaining > 0)
                     {
-                        status = d == destination.Length ? OperationStatus.DestinationTooSmall : OperationStatus.NeedMoreData;
-                        goto end;
+                        int n = Math.Min(_remaining, Math.Min(destination.Length - d, source.Length - s));
+                        source.Slice(s, n).CopyTo(destination[d..]);
+                        s += n;
+                        d += n;
+                        _remaining -= n;
+                        if (_remaining > 0)
+                        {
+                            status = d == destination.Length ? OperationStatus.DestinationTooSmall : OperationStatus.NeedMoreData;
+                            goto end;
+                        }
+                        _state = ExpectTag;
+                        continue;
                     }
-                    _state = ExpectTag;
-                    continue;
-                }
             }
         }
     end:

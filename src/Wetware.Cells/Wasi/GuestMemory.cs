@@ -112,23 +112,18 @@ internal readonly unsafe ref struct GuestMemory
     }
 
     /// <summary>
-    /// Reads and checks an iovec array: the array itself and every buffer it names must lie in memory.
-    /// Lengths are clamped so their sum fits an int (reads and writes may be partial anyway).
+    /// Reads and checks an iovec array of <paramref name="vecs"/>.Length entries into <paramref name="vecs"/>:
+    /// the array itself and every buffer it names must lie in memory. Lengths are clamped so their sum fits an
+    /// int (reads and writes may be partial anyway). The caller checks the count against <see cref="MaxIoVecs"/>.
     /// </summary>
-    public Errno TryReadIoVecs(uint iovs, uint count, out IoVec[] vecs)
+    public Errno TryReadIoVecs(uint iovs, Span<IoVec> vecs)
     {
-        vecs = [];
-        if (count > MaxIoVecs)
-        {
-            return Errno.Inval;
-        }
-        if (!TrySpan(iovs, count * Layout.IoVecSize, out Span<byte> table))
+        if (!TrySpan(iovs, (uint)vecs.Length * Layout.IoVecSize, out Span<byte> table))
         {
             return Errno.Fault;
         }
-        var result = new IoVec[count];
         long total = 0;
-        for (int i = 0; i < result.Length; i++)
+        for (int i = 0; i < vecs.Length; i++)
         {
             uint ptr = BinaryPrimitives.ReadUInt32LittleEndian(table[(i * 8)..]);
             uint len = BinaryPrimitives.ReadUInt32LittleEndian(table[(i * 8 + 4)..]);
@@ -138,11 +133,13 @@ internal readonly unsafe ref struct GuestMemory
             }
             len = (uint)Math.Min(len, int.MaxValue - total);
             total += len;
-            result[i] = new IoVec(ptr, len);
+            vecs[i] = new IoVec(ptr, len);
         }
-        vecs = result;
         return Errno.Success;
     }
+
+    /// <summary>Iovec arrays up to this long are read onto the stack (wasi-libc passes one or two).</summary>
+    public const int StackIoVecs = 8;
 
     /// <summary>POSIX IOV_MAX; more is EINVAL, as on Linux.</summary>
     public const uint MaxIoVecs = 1024;

@@ -44,15 +44,18 @@ internal static class Blocking
 /// The guest's reading end of a byte stream (fd 0, and fd 4's host-to-guest direction). A read that has to
 /// wait is kept pending across calls rather than canceled, so <c>poll_oneoff</c> can time out and a later
 /// <c>fd_read</c> picks the same read up: this works with any <see cref="PipeReader"/>, including ones over
-/// streams that ignore cancellation.
+/// streams that ignore cancellation. Without a reader, the stream is at its end from the start.
 /// </summary>
-internal sealed class GuestInput(PipeReader reader)
+internal sealed class GuestInput(PipeReader? source)
 {
+    // Used only while _eof is false, which it never is without a source.
+    private readonly PipeReader reader = source!;
+    private readonly bool _absent = source is null;
     private Task<ReadResult>? _pending;
     private Task? _handoff;
     private ReadResult _held;
     private bool _holding;
-    private bool _eof;
+    private bool _eof = source is null;
     private bool _failed;
     private bool _released;
 
@@ -120,7 +123,7 @@ internal sealed class GuestInput(PipeReader reader)
     /// </summary>
     public void Release()
     {
-        if (_released)
+        if (_released || _absent)
         {
             return;
         }
@@ -251,9 +254,9 @@ internal sealed class GuestInput(PipeReader reader)
 /// in chunks, each flushed, so a huge <c>fd_write</c> streams through a bounded buffer instead of being copied
 /// whole. In blocking mode (stdout, stderr) a write returns when all of it was accepted; in partial mode (fd 4)
 /// it takes one chunk, returns its count, and only the next write waits for the previous flush: "write what
-/// fits, block only while the buffer is completely full".
+/// fits, block only while the buffer is completely full". Without a writer, everything written is discarded.
 /// </summary>
-internal sealed class GuestOutput(PipeWriter writer, bool partial)
+internal sealed class GuestOutput(PipeWriter? writer, bool partial)
 {
     private const int ChunkBytes = 64 * 1024;
     private Task<FlushResult>? _pendingFlush;
@@ -281,6 +284,11 @@ internal sealed class GuestOutput(PipeWriter writer, bool partial)
         }
         if (total == 0)
         {
+            return Errno.Success;
+        }
+        if (writer is null)
+        {
+            count = (uint)total;
             return Errno.Success;
         }
         long written = 0;

@@ -290,7 +290,13 @@ internal static partial class WasiPreview1
         {
             return Errno.Fault;
         }
-        Errno e = mem.TryReadIoVecs(iovs, iovsLen, out IoVec[] vecs);
+        if (iovsLen > GuestMemory.MaxIoVecs)
+        {
+            return Errno.Inval;
+        }
+        Span<IoVec> vecs = iovsLen <= GuestMemory.StackIoVecs ? stackalloc IoVec[GuestMemory.StackIoVecs] : new IoVec[iovsLen];
+        vecs = vecs[..(int)iovsLen];
+        Errno e = mem.TryReadIoVecs(iovs, vecs);
         if (e != Errno.Success)
         {
             return e;
@@ -333,7 +339,7 @@ internal static partial class WasiPreview1
         return e;
     }
 
-    private static Errno ReadFile(FileDescriptor file, GuestMemory mem, IoVec[] vecs, long position, out uint count)
+    private static Errno ReadFile(FileDescriptor file, GuestMemory mem, ReadOnlySpan<IoVec> vecs, long position, out uint count)
     {
         count = 0;
         try
@@ -378,7 +384,13 @@ internal static partial class WasiPreview1
         {
             return Errno.Fault;
         }
-        Errno e = mem.TryReadIoVecs(iovs, iovsLen, out IoVec[] vecs);
+        if (iovsLen > GuestMemory.MaxIoVecs)
+        {
+            return Errno.Inval;
+        }
+        Span<IoVec> vecs = iovsLen <= GuestMemory.StackIoVecs ? stackalloc IoVec[GuestMemory.StackIoVecs] : new IoVec[iovsLen];
+        vecs = vecs[..(int)iovsLen];
+        Errno e = mem.TryReadIoVecs(iovs, vecs);
         if (e != Errno.Success)
         {
             return e;

@@ -50,50 +50,50 @@ internal static class RandomMessages
                 FillStruct(rng, p.InitStruct(rng.Next(0, 3), rng.Next(0, 3)), depth);
                 break;
             case 4:
-            {
-                var size = (ElementSize)rng.Next(0, 6);
-                ListBuilder l = p.InitList(size, rng.Next(0, 70));
-                for (int i = 0; i < l.Count; i++)
                 {
-                    switch (size)
+                    var size = (ElementSize)rng.Next(0, 6);
+                    ListBuilder l = p.InitList(size, rng.Next(0, 70));
+                    for (int i = 0; i < l.Count; i++)
                     {
-                        case ElementSize.Bit:
-                            l.WriteBool(i, rng.Next(2) == 1);
-                            break;
-                        case ElementSize.Byte:
-                            l.Write(i, (byte)Word(rng));
-                            break;
-                        case ElementSize.TwoBytes:
-                            l.Write(i, (ushort)Word(rng));
-                            break;
-                        case ElementSize.FourBytes:
-                            l.Write(i, (uint)Word(rng));
-                            break;
-                        case ElementSize.EightBytes:
-                            l.Write(i, Word(rng));
-                            break;
+                        switch (size)
+                        {
+                            case ElementSize.Bit:
+                                l.WriteBool(i, rng.Next(2) == 1);
+                                break;
+                            case ElementSize.Byte:
+                                l.Write(i, (byte)Word(rng));
+                                break;
+                            case ElementSize.TwoBytes:
+                                l.Write(i, (ushort)Word(rng));
+                                break;
+                            case ElementSize.FourBytes:
+                                l.Write(i, (uint)Word(rng));
+                                break;
+                            case ElementSize.EightBytes:
+                                l.Write(i, Word(rng));
+                                break;
+                        }
                     }
+                    break;
                 }
-                break;
-            }
             case 5:
-            {
-                ListBuilder l = p.InitList(ElementSize.Pointer, rng.Next(0, 6));
-                for (int i = 0; i < l.Count; i++)
                 {
-                    FillPointer(rng, l.GetAnyPointer(i), depth + 1);
+                    ListBuilder l = p.InitList(ElementSize.Pointer, rng.Next(0, 6));
+                    for (int i = 0; i < l.Count; i++)
+                    {
+                        FillPointer(rng, l.GetAnyPointer(i), depth + 1);
+                    }
+                    break;
                 }
-                break;
-            }
             case 6:
-            {
-                ListBuilder l = p.InitStructList(rng.Next(0, 5), rng.Next(0, 3), rng.Next(0, 3));
-                for (int i = 0; i < l.Count; i++)
                 {
-                    FillStruct(rng, l.GetStruct(i), depth + 1);
+                    ListBuilder l = p.InitStructList(rng.Next(0, 5), rng.Next(0, 3), rng.Next(0, 3));
+                    for (int i = 0; i < l.Count; i++)
+                    {
+                        FillStruct(rng, l.GetStruct(i), depth + 1);
+                    }
+                    break;
                 }
-                break;
-            }
             case 7:
                 p.SetCapability((uint)rng.Next(0, 100));
                 break;

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Wetware.Capnp.Rpc;
+using Wetware.Cells;
+
+namespace Wetware.Host;
+
+/// <summary>Entry points for bench/Wetware.Host.Bench: a host context without a node key and its boot membrane.</summary>
+public static class HostBench
+{
+    public static object Context(CellEngine engine, EpochSource epochs) => new HostContext(NoIdentity.Instance, epochs, engine, NullLogger.Instance);
+
+    public static Capability Membrane(object context) => Capability.FromServer(new MembraneServer((HostContext)context, GraftPolicy.Boot, null));
+}

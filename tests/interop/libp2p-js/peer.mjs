@@ -1,0 +1,146 @@
+// A js-libp2p v2 peer for Wetware.P2p.Tests: TCP, Noise, Yamux, identify, ping and the echo protocol
+// /ww-test/echo/1.0.0. It prints one JSON line when it listens ({"event":"ready",...}), then answers JSON-line
+// commands on stdin ({"id":1,"cmd":"ping","addr":"/ip4/..."}) with {"id":1,"ok":true,...} or {"id":1,"ok":false,"error":"..."}.
+// Run with: node --import ./polyfill.mjs peer.mjs --key secp256k1|ed25519
+import { createInterface } from 'node:readline'
+import { randomBytes } from 'node:crypto'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, identifyPush } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+
+const ECHO = '/ww-test/echo/1.0.0'
+const args = process.argv.slice(2)
+const keyType = args[args.indexOf('--key') + 1] === 'ed25519' ? 'Ed25519' : 'secp256k1'
+
+const node = await createLibp2p({
+  privateKey: await generateKeyPair(keyType),
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0', '/ip6/::1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  services: { identify: identify(), identifyPush: identifyPush(), ping: ping() },
+  connectionManager: { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 }
+})
+
+const streamLimits = { maxInboundStreams: 512, maxOutboundStreams: 512 }
+await node.handle(ECHO, async ({ stream }) => {
+  try {
+    await stream.sink(stream.source)
+  } catch (err) {
+    stream.abort(err)
+  }
+}, streamLimits)
+
+const events = []
+node.addEventListener('peer:identify', (evt) => events.push({ event: 'identify', peer: evt.detail.peerId.toString() }))
+
+function target (cmd) {
+  return cmd.addr != null ? multiaddr(cmd.addr) : peerIdFromString(cmd.peer)
+}
+
+async function echo (cmd) {
+  const size = cmd.bytes
+  const data = randomBytes(size)
+  const stream = await node.dialProtocol(target(cmd), ECHO)
+  const chunk = 64 * 1024
+  const sending = stream.sink((async function * () {
+    for (let i = 0; i < size; i += chunk) yield data.subarray(i, Math.min(size, i + chunk))
+  })())
+  let received = 0
+  for await (const list of stream.source) {
+    const buf = list.subarray()
+    if (received + buf.length > size || Buffer.compare(buf, data.subarray(received, received + buf.length)) !== 0) {
+      throw new Error(`echo differs near byte ${received}`)
+    }
+    received += buf.length
+  }
+  await sending
+  if (received !== size) throw new Error(`echo returned ${received} of ${size} bytes`)
+  await stream.close()
+  return received
+}
+
+const handlers = {
+  async dial (cmd) {
+    const c = await node.dial(target(cmd))
+    return { peer: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString() }
+  },
+  async ping (cmd) {
+    return { rtt: await node.services.ping.ping(target(cmd)) }
+  },
+  async identify (cmd) {
+    const c = await node.dial(target(cmd))
+    const r = await node.services.identify.identify(c)
+    return {
+      peer: r.peerId.toString(),
+      agentVersion: r.agentVersion,
+      protocolVersion: r.protocolVersion,
+      protocols: r.protocols,
+      listenAddrs: r.listenAddrs.map(a => a.toString()),
+      observedAddr: r.observedAddr?.toString(),
+      publicKeyType: r.publicKey == null ? null : (await import('@libp2p/crypto/keys')).publicKeyFromProtobuf(r.publicKey).type
+    }
+  },
+  async peerStore (cmd) {
+    const p = await node.peerStore.get(peerIdFromString(cmd.peer))
+    const meta = {}
+    for (const [k, v] of p.metadata) meta[k] = new TextDecoder().decode(v)
+    return { protocols: p.protocols, addresses: p.addresses.map(a => a.multiaddr.toString()), metadata: meta }
+  },
+  async echo (cmd) {
+    const streams = cmd.streams ?? 1
+    const started = Date.now()
+    const sizes = await Promise.all(Array.from({ length: streams }, () => echo(cmd)))
+    return { bytes: sizes.reduce((a, b) => a + b, 0), ms: Date.now() - started }
+  },
+  async connections () {
+    return {
+      connections: node.getConnections().map(c => ({
+        peer: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString(), direction: c.direction, status: c.status,
+        multiplexer: c.multiplexer, encryption: c.encryption
+      }))
+    }
+  },
+  async hangup (cmd) {
+    await node.hangUp(target(cmd))
+    return {}
+  },
+  async events () {
+    return { events }
+  },
+  async stop () {
+    await node.stop()
+    setTimeout(() => process.exit(0), 10)
+    return {}
+  }
+}
+
+console.log(JSON.stringify({
+  event: 'ready',
+  peerId: node.peerId.toString(),
+  keyType,
+  addrs: node.getMultiaddrs().map(a => a.toString())
+}))
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line.trim() === '') continue
+  const cmd = JSON.parse(line)
+  const handler = handlers[cmd.cmd]
+  ;(async () => {
+    try {
+      if (handler == null) throw new Error(`unknown command ${cmd.cmd}`)
+      const result = await handler(cmd)
+      console.log(JSON.stringify({ id: cmd.id, ok: true, ...result }))
+    } catch (err) {
+      console.log(JSON.stringify({ id: cmd.id, ok: false, error: `${err.name}: ${err.message}` }))
+    }
+  })()
+}
+await node.stop()
+process.exit(0)
