@@ -1,5 +1,4 @@
 using Wetware.Cells;
-using Wetware.Schema;
 
 namespace Wetware.GuestSdk.Tests;
 
@@ -18,7 +17,7 @@ public sealed class ExampleTests(EngineFixture fixture) : IClassFixture<EngineFi
             await using GuestHarness g = await GuestHarness.StartAsync(fixture, "examples/hello", ["/upper.wasm"], image: new HostDirectoryImage(image));
 
             // What it exports: an Executor whose echo shouts.
-            using var shouter = new Executor.Client(await g.Connection!.BootstrapAsync().WaitAsync(GuestHarness.Timeout));
+            using var shouter = new Wetware.Schema.Executor.Client(await g.Connection!.BootstrapAsync().WaitAsync(GuestHarness.Timeout));
             using (var r = await shouter.EchoAsync("quiet please"))
             {
                 Assert.Equal("QUIET PLEASE", r.Results.Response.ToString());
