@@ -43,6 +43,7 @@ static void run_tasks(void) {
 }
 
 uint64_t ww__loop_turns(void) { return 0; }
+uint64_t ww__partial_writes(void) { return 0; }
 
 bool ww__loop_once(bool block) {
   (void)block;

@@ -43,9 +43,11 @@ static struct {
   void *stdin_arg;
   uint8_t *stdin_buf;
   uint64_t turns;
+  uint64_t partial;
 } L;
 
 uint64_t ww__loop_turns(void) { return L.turns; }
+uint64_t ww__partial_writes(void) { return L.partial; }
 
 static void init(void) {
   if (L.inited) return;
@@ -143,7 +145,10 @@ static void flush(void) {
       return;
     }
     c->out_head += n;
-    if (n < iov.buf_len) L.writable = false;
+    if (n < iov.buf_len) {
+      L.writable = false;
+      L.partial++;
+    }
   }
   if (c->out_head == c->out_len) c->out_head = c->out_len = 0;
   if (!c->up && !L.writable) c->out_head = c->out_len = 0; /* nobody to wait for any more */

@@ -85,6 +85,7 @@ void ww_get_counts(ww_counts *out) {
   out->exports = R.exports.count - R.exports.nfree;
   out->embargoes = R.embargoes.count - R.embargoes.nfree;
   out->loop_turns = ww__loop_turns();
+  out->partial_writes = ww__partial_writes();
 }
 
 /* ---- memory ----------------------------------------------------------------------------------- */

@@ -253,6 +253,22 @@ internal sealed class HostTester : Tester.Server
 
     public long Sunk;
 
+    /// <summary>Completes when a hang() call was canceled by its caller's Finish.</summary>
+    public readonly TaskCompletionSource HangCanceled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override async ValueTask HangAsync(Tester.HangParams.Reader @params, Tester.HangResults.Builder results, CallContext context)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            HangCanceled.TrySetResult();
+            throw;
+        }
+    }
+
     public override ValueTask EchoAsync(Tester.EchoParams.Reader @params, Tester.EchoResults.Builder results, CallContext context)
     {
         string text = @params.Text.ToString();
