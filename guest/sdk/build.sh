@@ -9,7 +9,7 @@
 #
 # --schema generates C for more schemas (their .c is linked into the extra guests); --import adds
 # an import path for them. CAPNPC_C names the plugin; without it the plugin is built with dotnet.
-# CFLAGS_EXTRA adds compiler flags. Incremental: an object or module is rebuilt only when something
+# CFLAGS_EXTRA adds compiler flags; WW_GUEST_DEBUG=1 builds with DWARF and does not strip. Incremental: an object or module is rebuilt only when something
 # it depends on (its source, the SDK headers, the generated code, this script) is newer.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -63,6 +63,8 @@ fi
 
 # ---- 2. objects -------------------------------------------------------------------------------
 cc=(clang-14 --target=wasm32-wasi -O2 -std=c11 -Wall -Wextra -Werror -I"$here/include" -I"$gen" ${CFLAGS_EXTRA:-})
+strip=(-Wl,--strip-all)
+if [ "${WW_GUEST_DEBUG:-}" = 1 ]; then cc+=(-g); strip=(); fi
 obj="$out/obj"
 mkdir -p "$obj"
 headers=("$here"/include/*.h "$gen"/*.h "$here/build.sh")
@@ -90,7 +92,7 @@ done
 link() { # link <source> <module> <objects...>
   local src="$1" dst="$2"; shift 2
   if newer "$dst" "$src" "$@" "${headers[@]}"; then
-    "${cc[@]}" -Wl,--strip-all "$src" "$@" -o "$dst.tmp.$$"
+    "${cc[@]}" ${strip[@]+"${strip[@]}"} "$src" "$@" -o "$dst.tmp.$$"
     mv "$dst.tmp.$$" "$dst"
   fi
 }

@@ -6,7 +6,7 @@ public sealed class PromiseTests(EngineFixture fixture) : IClassFixture<EngineFi
     [Fact]
     public async Task APromiseThatResolvesToAHostObjectTakesTheCallsMadeBeforeAndAfter()
     {
-        await using GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["resolve-remote"]);
+        await using GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["resolve-remote"]);
         GuestResult r = await g.CompletionAsync();
 
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -23,7 +23,7 @@ public sealed class PromiseTests(EngineFixture fixture) : IClassFixture<EngineFi
     {
         // "a" went to the host before the Resolve and comes back to the guest's object through the host;
         // "b" and "c" are made after: the guest holds them (embargo) until its Disembargo has come back.
-        await using GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["resolve-local"]);
+        await using GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["resolve-local"]);
         GuestResult r = await g.CompletionAsync();
 
         Assert.True(r.ExitCode == 0, r.ToString());

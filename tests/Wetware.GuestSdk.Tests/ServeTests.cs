@@ -8,7 +8,7 @@ public sealed class ServeTests(EngineFixture fixture) : IClassFixture<EngineFixt
 {
     private static async Task<(GuestHarness Guest, Tester.Client Tester)> ServeAsync(EngineFixture fixture)
     {
-        GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["serve"]);
+        GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["serve"]);
         var tester = new Tester.Client(await g.Connection!.BootstrapAsync().WaitAsync(GuestHarness.Timeout));
         return (g, tester);
     }
@@ -82,7 +82,7 @@ public sealed class ServeTests(EngineFixture fixture) : IClassFixture<EngineFixt
     [Fact]
     public async Task ExceptionsFromTheHostReachTheGuestWithTheirTypeAndReason()
     {
-        await using GuestHarness g = await GuestHarness.StartAsync(fixture.Engine, "sdktest", ["fail"]);
+        await using GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["fail"]);
         GuestResult r = await g.CompletionAsync();
 
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -131,5 +131,67 @@ public sealed class ServeTests(EngineFixture fixture) : IClassFixture<EngineFixt
             Assert.Equal("1", v["loopbacks"]); // the host's senderLoopback, echoed once
             Assert.Equal("2", v["forwarded"]); // "1" and "2" went back to the host through the guest
         }
+    }
+
+    [Fact]
+    public async Task AGuestHandlerMayWaitOnACallOfItsOwn()
+    {
+        // callBack("wait:...") makes its call with ww_wait inside the handler: the loop runs nested.
+        var (g, tester) = await ServeAsync(fixture);
+        await using (g)
+        {
+            using (tester)
+            {
+                using var mine = Tester.Client.FromServer(g.Bootstrap.Tester);
+                using var r = await tester.CallBackAsync(mine, "wait:nested");
+                Assert.Equal("wait:nested", r.Results.Text.ToString());
+                using var again = await tester.EchoAsync("after");
+                Assert.Equal("after", again.Results.Text.ToString());
+            }
+            Assert.Equal(0, (await g.CloseAsync()).ExitCode);
+        }
+    }
+
+    [Fact]
+    public async Task TheHostCancelingACallReachesTheGuestsHandler()
+    {
+        var (g, tester) = await ServeAsync(fixture);
+        await using (g)
+        {
+            using (tester)
+            {
+                using var cts = new CancellationTokenSource();
+                Task hang = tester.HangAsync(cts.Token).AsTask();
+                await Task.Delay(100);
+                cts.Cancel();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hang.WaitAsync(GuestHarness.Timeout));
+                // The guest saw the Finish (its handler polls ww_ctx_canceled) and answered.
+                for (int i = 0; i < 200; i++)
+                {
+                    using var log = await tester.LogAsync();
+                    if (log.Results.Entries.ToStrings() is [var entry] && entry.Contains("hang canceled"))
+                    {
+                        break;
+                    }
+                    Assert.True(i < 199, "the guest never saw the cancellation");
+                    await Task.Delay(10);
+                }
+            }
+            GuestResult result = await g.CloseAsync();
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Equal("0,0,0,0,0", result.Values()["tables"]);
+        }
+    }
+
+    [Fact]
+    public async Task AGuestGivingUpOnACallCancelsItAtTheHost()
+    {
+        await using GuestHarness g = await GuestHarness.StartAsync(fixture, "sdktest", ["cancel"]);
+        GuestResult r = await g.CompletionAsync();
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        await g.Bootstrap.Tester.HangCanceled.Task.WaitAsync(GuestHarness.Timeout);
+        Assert.Equal("ok", r.Values()["after"]);
+        Assert.Equal("0,0,0,0,0", r.Values()["tables"]);
     }
 }

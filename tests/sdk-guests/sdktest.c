@@ -40,6 +40,27 @@ static void callback_done(ww_call *c, void *arg) {
 
 static void give_later(void *ctx) { ww_return(ctx); }
 
+static void log_entry(tester *t, const char *text, size_t len) {
+  if (t->loglen + len + 2 < sizeof t->log) {
+    if (t->loglen) t->log[t->loglen++] = ',';
+    memcpy(t->log + t->loglen, text, len);
+    t->loglen += len;
+    t->log[t->loglen] = 0;
+  }
+}
+
+// hang: polls for the caller's Finish (ww_ctx_canceled) every 5 ms, then answers.
+static tester the_tester;
+static void hang_poll(void *arg) {
+  ww_ctx *ctx = arg;
+  if (!ww_ctx_canceled(ctx)) {
+    ww_timer(5, hang_poll, ctx);
+    return;
+  }
+  log_entry(&the_tester, "hang canceled", 13);
+  ww_fail(ctx, WW_FAILED, "canceled");
+}
+
 static void tester_dispatch(void *self, ww_ctx *ctx) {
   tester *t = self;
   t->calls++;
@@ -50,12 +71,7 @@ static void tester_dispatch(void *self, ww_ctx *ctx) {
   switch (ww_ctx_method(ctx)) {
     case sdktest_Tester_echo: {
       cp_text text = sdktest_Tester_echo_Params_get_text(sdktest_Tester_echo_Params_read(ww_ctx_params(ctx)));
-      if (t->loglen + text.len + 2 < sizeof t->log) {
-        if (t->loglen) t->log[t->loglen++] = ',';
-        memcpy(t->log + t->loglen, text.str, text.len);
-        t->loglen += text.len;
-        t->log[t->loglen] = 0;
-      }
+      log_entry(t, text.str, text.len);
       sdktest_Tester_echo_Results_set_text_len(sdktest_Tester_echo_Results_init(ww_ctx_results(ctx)), text.str, text.len);
       ww_return(ctx);
       return;
@@ -87,9 +103,14 @@ static void tester_dispatch(void *self, ww_ctx *ctx) {
       cp_text text = sdktest_Tester_callBack_Params_get_text(p);
       ww_call *c = ww_call_new(cb, sdktest_Tester_TYPE_ID, sdktest_Tester_echo);
       sdktest_Tester_echo_Params_set_text_len(sdktest_Tester_echo_Params_init(ww_call_params(c)), text.str, text.len);
+      ww_cap_release(cb);
+      if (strncmp(text.str, "wait:", 5) == 0) {
+        ww_wait(c); // a blocking wait inside a handler: the loop runs nested
+        callback_done(c, ctx);
+        return;
+      }
       ww_then(c, callback_done, ctx); // answered later, from the callback
       ww_send(c);
-      ww_cap_release(cb);
       return;
     }
     case sdktest_Tester_sink: {
@@ -101,6 +122,9 @@ static void tester_dispatch(void *self, ww_ctx *ctx) {
       ww_return(ctx);
       return;
     }
+    case sdktest_Tester_hang:
+      ww_timer(5, hang_poll, ctx);
+      return;
     case sdktest_Tester_log: {
       sdktest_Tester_log_Results_builder r = sdktest_Tester_log_Results_init(ww_ctx_results(ctx));
       cp_list_b l = sdktest_Tester_log_Results_init_entries(r, 1);
@@ -116,8 +140,6 @@ static void tester_dispatch(void *self, ww_ctx *ctx) {
     }
   }
 }
-
-static tester the_tester;
 
 static ww_cap *new_tester(void) { return ww_serve(tester_dispatch, &the_tester, NULL); }
 
@@ -142,9 +164,10 @@ static ww_cap *bootstrap(void) { return ww_bootstrap(); }
 static void print_counts(void) {
   ww_counts c;
   ww_get_counts(&c);
-  printf("tables=%u,%u,%u,%u,%u embargoes=%" PRIu64 " loopbacks=%" PRIu64 " resolves=%" PRIu64 " forwarded=%" PRIu64 "\n",
+  printf("tables=%u,%u,%u,%u,%u embargoes=%" PRIu64 " loopbacks=%" PRIu64 " resolves=%" PRIu64 " forwarded=%" PRIu64
+         " turns=%" PRIu64 " partial=%" PRIu64 "\n",
          c.questions, c.answers, c.imports, c.exports, c.embargoes, c.embargoes_sent, c.loopbacks_echoed,
-         c.resolves, c.forwarded);
+         c.resolves, c.forwarded, c.loop_turns, c.partial_writes);
 }
 
 // ---- scenarios ---------------------------------------------------------------------------------------
@@ -366,6 +389,51 @@ static int scenario_wait(void) {
   return status == 1 ? 3 : 0;
 }
 
+// The guest gives up on a call (ww_call_free before it settles): Finish tells the host, whose
+// hang() then ends; a later call shows the connection is fine.
+static void give_up(void *arg) { ww_call_free(arg); }
+static void stop_loop(void *arg) {
+  (void)arg;
+  ww_stop(0);
+}
+
+static int scenario_cancel(void) {
+  ww_cap *host = bootstrap();
+  ww_call *c = ww_call_new(host, sdktest_Tester_TYPE_ID, sdktest_Tester_hang);
+  sdktest_Tester_hang_Params_init(ww_call_params(c));
+  ww_send(c);
+  ww_timer(50, give_up, c);
+  ww_timer(150, stop_loop, NULL);
+  ww_run();
+  ww_call *e = ww_call_new(host, sdktest_Tester_TYPE_ID, sdktest_Tester_log);
+  sdktest_Tester_log_Params_init(ww_call_params(e));
+  ww_wait(e);
+  printf("after=%s\n", ww_call_error(e) ? ww_call_error(e) : "ok");
+  ww_call_free(e);
+  ww_cap_release(host);
+  return 0;
+}
+
+// stdin (fd 0) and fd 4 in one loop: counts what arrives on stdin while answering the host's calls,
+// until stdin ends.
+static size_t stdin_bytes;
+static void on_stdin(void *arg, const uint8_t *data, size_t len) {
+  (void)arg;
+  (void)data;
+  stdin_bytes += len;
+  if (len == 0) ww_stop(0);
+}
+
+static int scenario_stdin(void) {
+  ww_cap *t = new_tester();
+  ww_set_bootstrap(t);
+  ww_cap_release(t);
+  ww_on_stdin(on_stdin, NULL);
+  int status = ww_run();
+  printf("stdin=%zu status=%d served=%d\n", stdin_bytes, status, the_tester.calls);
+  return 0;
+}
+
 static int scenario_children(void) {
   ww_session s;
   if (ww_graft(&s) != 0) return die("graft", ww_error());
@@ -421,6 +489,8 @@ int main(int argc, char **argv) {
   else if (strcmp(s, "big") == 0) status = scenario_big(argc > 2 ? (size_t)atol(argv[2]) : 8u << 20);
   else if (strcmp(s, "wait") == 0) status = scenario_wait();
   else if (strcmp(s, "children") == 0) status = scenario_children();
+  else if (strcmp(s, "stdin") == 0) status = scenario_stdin();
+  else if (strcmp(s, "cancel") == 0) status = scenario_cancel();
   else {
     fprintf(stderr, "sdktest: unknown scenario %s\n", s);
     return 2;

@@ -16,4 +16,5 @@ interface Tester {
   promise @6 () -> (cap :Tester);                        # a promise, settled by the next settle
   settle @7 (cap :Tester) -> ();                         # null: to the host's own tester
   log @8 () -> (entries :List(Text));                    # what echo has seen, in order
+  hang @9 () -> ();                                      # answers only once canceled (Finish)
 }

@@ -146,6 +146,8 @@ typedef struct ww_counts {
   uint64_t loopbacks_echoed;  /* the host's senderLoopback we echoed */
   uint64_t resolves;          /* Resolve messages received */
   uint64_t forwarded;         /* the host's calls we passed back to the host */
+  uint64_t loop_turns;        /* times the loop has polled (it blocks when idle: this stays small) */
+  uint64_t partial_writes;    /* fd 4 took less than it was given (the rest waited for FD_WRITE) */
 } ww_counts;
 void ww_get_counts(ww_counts *out);
 

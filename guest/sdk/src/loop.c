@@ -42,7 +42,12 @@ static struct {
   void (*stdin_fn)(void *, const uint8_t *, size_t);
   void *stdin_arg;
   uint8_t *stdin_buf;
+  uint64_t turns;
+  uint64_t partial;
 } L;
+
+uint64_t ww__loop_turns(void) { return L.turns; }
+uint64_t ww__partial_writes(void) { return L.partial; }
 
 static void init(void) {
   if (L.inited) return;
@@ -140,7 +145,10 @@ static void flush(void) {
       return;
     }
     c->out_head += n;
-    if (n < iov.buf_len) L.writable = false;
+    if (n < iov.buf_len) {
+      L.writable = false;
+      L.partial++;
+    }
   }
   if (c->out_head == c->out_len) c->out_head = c->out_len = 0;
   if (!c->up && !L.writable) c->out_head = c->out_len = 0; /* nobody to wait for any more */
@@ -240,6 +248,7 @@ bool ww__loop_once(bool block) {
   }
   __wasi_event_t events[4];
   __wasi_size_t got = 0;
+  L.turns++;
   __wasi_errno_t e = __wasi_poll_oneoff(subs, events, n, &got);
   if (e != 0) {
     char reason[64];

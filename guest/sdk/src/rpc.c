@@ -70,7 +70,6 @@ static struct {
   char violation[200];
   bool violated;
   frame *retained;       /* the frame made of the message being handled, if any */
-  frame *taken;          /* ... once a call or response has taken it over (checked for errors) */
   const uint8_t *cur;
   size_t cur_len;
   uint32_t *post_resolve;/* broken exports to Resolve after the message carrying them */
@@ -85,6 +84,8 @@ void ww_get_counts(ww_counts *out) {
   out->imports = R.imports.len;
   out->exports = R.exports.count - R.exports.nfree;
   out->embargoes = R.embargoes.count - R.embargoes.nfree;
+  out->loop_turns = ww__loop_turns();
+  out->partial_writes = ww__partial_writes();
 }
 
 /* ---- memory ----------------------------------------------------------------------------------- */
@@ -1220,10 +1221,24 @@ static void handle_call(void) {
   frame *f = retain();
   rpc_Call call = rpc_Message_get_call(rpc_Message_root(&f->msg));
   uint32_t id = rpc_Call_get_questionId(call);
+  unsigned send_to = rpc_Call_SendResultsTo_which(rpc_Call_get_sendResultsTo(call));
+  rpc_MessageTarget t = rpc_Call_get_target(call);
+  bool pipelined = rpc_MessageTarget_which(t) == rpc_MessageTarget_which_promisedAnswer;
+  uint32_t target_id = pipelined ? rpc_PromisedAnswer_get_questionId(rpc_MessageTarget_get_promisedAnswer(t))
+                                 : rpc_MessageTarget_get_importedCap(t);
+  uint16_t depth = 0;
+  uint16_t *path = pipelined ? read_path(rpc_MessageTarget_get_promisedAnswer(t), &depth) : NULL;
+  /* Everything but the params is read: a malformed message is rejected before anything happens. */
+  if (cp_message_error(&f->msg)) {
+    free(path);
+    return; /* handle() reports it */
+  }
   answer *a = new_answer(id);
-  if (!a) return;
+  if (!a) {
+    free(path);
+    return;
+  }
   R.retained = NULL; /* the ctx owns the frame */
-  R.taken = f;
   ww_ctx *x = ww__alloc(sizeof *x);
   x->ans = a;
   a->ctx = x;
@@ -1237,35 +1252,39 @@ static void handle_call(void) {
   x->pcaps = ww__alloc(sizeof(ww_cap *) * (x->npcaps ? x->npcaps : 1));
   for (uint32_t i = 0; i < x->npcaps; i++) x->pcaps[i] = read_desc(rpc_CapDescriptor_list_get(table, i));
   ctx_init_reply(x);
-  if (rpc_Call_SendResultsTo_which(rpc_Call_get_sendResultsTo(call)) != rpc_Call_SendResultsTo_which_caller) {
+  if (cp_message_error(&f->msg)) {
+    free(path);
+    violation("bad message from the host: %s", cp_message_error(&f->msg));
+    ww_fail(x, WW_FAILED, "malformed call");
+    return;
+  }
+  if (send_to != rpc_Call_SendResultsTo_which_caller) {
+    free(path);
     ww_fail(x, WW_UNIMPLEMENTED, "sendResultsTo other than the caller is not supported by this guest");
     return;
   }
   if (R.answers.len > WW_MAX_QUESTIONS) {
+    free(path);
     ww_fail(x, WW_OVERLOADED, "too many calls in flight (limit 8192)");
     return;
   }
-  rpc_MessageTarget t = rpc_Call_get_target(call);
-  if (rpc_MessageTarget_which(t) == rpc_MessageTarget_which_importedCap) {
-    exportent *e = idtab_get(&R.exports, rpc_MessageTarget_get_importedCap(t));
+  if (!pipelined) {
+    exportent *e = idtab_get(&R.exports, target_id);
     if (!e) {
-      violation("Call targets export %u, which does not exist", rpc_MessageTarget_get_importedCap(t));
+      violation("Call targets export %u, which does not exist", target_id);
       ww_fail(x, WW_FAILED, "no such export");
       return;
     }
     deliver_ctx(ww_cap_ref(e->cap), x);
     return;
   }
-  rpc_PromisedAnswer pa = rpc_MessageTarget_get_promisedAnswer(t);
-  answer *on = map_get(&R.answers, rpc_PromisedAnswer_get_questionId(pa));
+  answer *on = map_get(&R.answers, target_id);
   if (!on || on->finished || on == a) {
-    violation("Call pipelined on question %u, which is not an outstanding answer",
-              rpc_PromisedAnswer_get_questionId(pa));
+    free(path);
+    violation("Call pipelined on question %u, which is not an outstanding answer", target_id);
     ww_fail(x, WW_FAILED, "no such answer");
     return;
   }
-  uint16_t depth;
-  uint16_t *path = read_path(pa, &depth);
   if (on->has_outcome) {
     deliver_ctx(navigate_answer(on, path, depth), x);
     free(path);
@@ -1294,7 +1313,6 @@ static void handle_return(void) {
   switch (rpc_Return_which(r)) {
     case rpc_Return_which_results: {
       R.retained = NULL;
-      R.taken = f;
       c->frame = f;
       rpc_Payload p = rpc_Return_get_results(r);
       c->results = rpc_Payload_get_content(p);
@@ -1302,6 +1320,7 @@ static void handle_return(void) {
       c->nrcaps = cp_list_len(table);
       c->rcaps = ww__alloc(sizeof(ww_cap *) * (c->nrcaps ? c->nrcaps : 1));
       for (uint32_t i = 0; i < c->nrcaps; i++) c->rcaps[i] = read_desc(rpc_CapDescriptor_list_get(table, i));
+      if (cp_message_error(&f->msg)) violation("bad message from the host: %s", cp_message_error(&f->msg));
       break;
     }
     case rpc_Return_which_exception: {
@@ -1606,11 +1625,10 @@ static void handle(void) {
       break;
     }
   }
+  /* (a call or response that took its frame checked it as it read it) */
   const char *err = cp_message_error(&m);
   if (!err && R.retained) err = cp_message_error(&R.retained->msg);
-  if (!err && R.taken) err = cp_message_error(&R.taken->msg);
   if (err) violation("bad message from the host: %s", err);
-  R.taken = NULL;
   frame_free(R.retained);
   R.retained = NULL;
   cp_message_free(&m);
@@ -1643,7 +1661,9 @@ void rpc_feed(void) {
       break;
     }
   }
-  if (pos > 0) {
+  if (!c->up) {
+    c->in_len = 0; /* closed while handling: the rest is never read */
+  } else if (pos > 0) {
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
   }

@@ -144,6 +144,9 @@ ww_call *rpc_bootstrap(void);
 /* The connection is over: questions fail, imports break, exports go. */
 void rpc_close(int type, const char *reason);
 void ww__defer(void (*fn)(void *), void *arg);
+/* How many times the loop has polled, and how many fd 4 writes went partial. */
+uint64_t ww__loop_turns(void);
+uint64_t ww__partial_writes(void);
 /* Runs the loop once; blocking when nothing is ready. false when nothing can happen any more. */
 bool ww__loop_once(bool block);
 

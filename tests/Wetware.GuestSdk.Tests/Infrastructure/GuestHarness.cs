@@ -1,22 +1,49 @@
 using System.IO.Pipelines;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Wetware.Capnp.Rpc;
 using Wetware.Cells;
 
 namespace Wetware.GuestSdk.Tests;
 
-/// <summary>An engine per test class, its modules cached in the test run's own directory.</summary>
+/// <summary>
+/// An engine per test class, its modules cached in the test run's own directory. What the engine logs
+/// (a trap's backtrace) is kept for failure messages. WW_GUEST_DEBUG=1 builds the guests with DWARF and
+/// turns on Wasmtime's debug info, so a trap's backtrace names source lines.
+/// </summary>
 public sealed class EngineFixture : IDisposable
 {
     public EngineFixture()
     {
-        Engine = new CellEngine(new CellEngineOptions { Cache = new ModuleCache(Sdk.CacheDirectory) }, NullLogger.Instance);
+        Engine = new CellEngine(new CellEngineOptions { Cache = new ModuleCache(Sdk.CacheDirectory), WasmDebug = Sdk.Debug }, Log);
     }
 
     internal CellEngine Engine { get; }
 
+    internal LogCollector Log { get; } = new();
+
     public void Dispose() => Engine.Dispose();
+}
+
+/// <summary>Keeps what the engine logs, for failure messages.</summary>
+internal sealed class LogCollector : ILogger
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public string Text => string.Join('\n', _lines);
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+        {
+            _lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+        }
+    }
 }
 
 /// <summary>
@@ -45,7 +72,14 @@ internal sealed class GuestHarness : IAsyncDisposable
 
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null)
+    /// <param name="stdin">What the guest reads on fd 0 (then end of file).</param>
+    /// <param name="stdinReader">Or a reader the test feeds as it goes.</param>
+    public static Task<GuestHarness> StartAsync(EngineFixture fixture, string guest, string[] args, bool connect = true, byte[]? stdin = null,
+        IImageFileSystem? image = null, PipeReader? stdinReader = null) =>
+        StartAsync(fixture.Engine, guest, args, connect, stdin, fixture.Log, image, stdinReader);
+
+    public static async Task<GuestHarness> StartAsync(CellEngine engine, string guest, string[] args, bool connect = true, byte[]? stdin = null,
+        LogCollector? log = null, IImageFileSystem? image = null, PipeReader? stdinReader = null)
     {
         var bootstrap = new TestBootstrap(new TestMembrane(), new HostTester());
         var input = new Pipe();
@@ -54,6 +88,7 @@ internal sealed class GuestHarness : IAsyncDisposable
             await input.Writer.WriteAsync(stdin);
         }
         input.Writer.Complete();
+        stdinReader ??= input.Reader;
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
         Cell cell = await engine.StartAsync(Sdk.Guest(guest), new CellOptions
@@ -63,7 +98,8 @@ internal sealed class GuestHarness : IAsyncDisposable
             Env = Environment.GetEnvironmentVariable("WW_RPC_TRACE") is { Length: > 0 } trace
                 ? new Dictionary<string, string> { ["WW_RPC_TRACE"] = trace }
                 : new Dictionary<string, string>(),
-            Stdin = input.Reader,
+            Stdin = stdinReader,
+            Image = image,
             Stdout = PipeWriter.Create(stdout),
             Stderr = PipeWriter.Create(stderr),
         });
@@ -73,14 +109,22 @@ internal sealed class GuestHarness : IAsyncDisposable
             connection = new RpcConnection(cell.Rpc, Capability.FromServer(bootstrap));
             connection.Start();
         }
-        return new GuestHarness(cell, connection, bootstrap, stdout, stderr);
+        return new GuestHarness(cell, connection, bootstrap, stdout, stderr) { _log = log };
     }
+
+    private LogCollector? _log;
 
     /// <summary>Waits for the guest to exit (the connection stays as it is).</summary>
     public async Task<GuestResult> CompletionAsync()
     {
         CellResult result = await Cell.Completion.WaitAsync(Timeout);
-        return new GuestResult(result.ExitCode, Encoding.UTF8.GetString(_stdout.ToArray()), Encoding.UTF8.GetString(_stderr.ToArray()));
+        string stderr = Encoding.UTF8.GetString(_stderr.ToArray());
+        if (result.ExitCode == 134 && _log is not null)
+        {
+            stderr += "\nengine log:\n" + _log.Text;
+        }
+        byte[] stdout = _stdout.ToArray();
+        return new GuestResult(result.ExitCode, Encoding.UTF8.GetString(stdout), stderr) { StdoutBytes = stdout };
     }
 
     /// <summary>Closes the host's end of the connection (the guest reads end of file), then waits for the guest.</summary>
@@ -106,6 +150,8 @@ internal sealed class GuestHarness : IAsyncDisposable
 /// <summary>How a guest ended, and what it printed.</summary>
 internal sealed record GuestResult(int ExitCode, string Stdout, string Stderr)
 {
+    public byte[] StdoutBytes { get; init; } = [];
+
     /// <summary>Stdout's name=value pairs (several per line, separated by spaces, are split too).</summary>
     public Dictionary<string, string> Values()
     {

@@ -13,6 +13,9 @@ internal static class Sdk
 
     public static string Directory => Built.Value;
 
+    /// <summary>WW_GUEST_DEBUG=1: guests built with DWARF, unstripped, for backtraces with source lines.</summary>
+    public static bool Debug { get; } = Environment.GetEnvironmentVariable("WW_GUEST_DEBUG") is "1";
+
     public static string CacheDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "module-cache");
 
     /// <summary>A test guest (sdktest, codec) or an example (examples/NAME).</summary>
@@ -39,7 +42,7 @@ internal static class Sdk
 
     private static string Build()
     {
-        string output = Path.Combine(AppContext.BaseDirectory, "sdk");
+        string output = Path.Combine(AppContext.BaseDirectory, Debug ? "sdk-debug" : "sdk");
         string root = RepositoryRoot;
         var psi = new ProcessStartInfo("bash",
         [
@@ -53,6 +56,10 @@ internal static class Sdk
             RedirectStandardError = true,
         };
         psi.Environment["CAPNPC_C"] = Plugin;
+        if (Debug)
+        {
+            psi.Environment["WW_GUEST_DEBUG"] = "1";
+        }
         using Process p = Process.Start(psi)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Wetware.Capnp.Rpc;
 using Wetware.GuestSdk.Tests.Schema;
-using Wetware.Schema;
+using S = Wetware.Schema;
 
 namespace Wetware.GuestSdk.Tests;
 
@@ -20,7 +20,7 @@ internal sealed class TestBootstrap(TestMembrane membrane, HostTester tester) : 
         : ((IRpcServer)membrane).DispatchAsync(context);
 }
 
-internal sealed class TestMembrane : Membrane.Server
+internal sealed class TestMembrane : S.Membrane.Server
 {
     public static readonly byte[] PeerId = [0x00, 0x25, 0x08, 0x02, 0x12, 0x21, 0x03, 0xab, 0xcd];
     public static readonly byte[] Head = [0xca, 0xfe];
@@ -31,12 +31,12 @@ internal sealed class TestMembrane : Membrane.Server
 
     public TestExecutor Executor { get; } = new();
 
-    public override ValueTask GraftAsync(Membrane.GraftParams.Reader @params, Membrane.GraftResults.Builder results, CallContext context)
+    public override ValueTask GraftAsync(S.Membrane.GraftParams.Reader @params, S.Membrane.GraftResults.Builder results, CallContext context)
     {
         Interlocked.Increment(ref Grafts);
-        using var identity = Identity.Client.FromServer(new TestIdentity());
-        using var host = Wetware.Schema.Host.Client.FromServer(Host);
-        using var executor = Wetware.Schema.Executor.Client.FromServer(Executor);
+        using var identity = S.Identity.Client.FromServer(new TestIdentity());
+        using var host = S.Host.Client.FromServer(Host);
+        using var executor = S.Executor.Client.FromServer(Executor);
         results.Identity = context.AddResultCapability(identity);
         results.Host = context.AddResultCapability(host);
         results.Executor = context.AddResultCapability(executor);
@@ -44,9 +44,9 @@ internal sealed class TestMembrane : Membrane.Server
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask EpochAsync(Membrane.EpochParams.Reader @params, Membrane.EpochResults.Builder results, CallContext context)
+    public override ValueTask EpochAsync(S.Membrane.EpochParams.Reader @params, S.Membrane.EpochResults.Builder results, CallContext context)
     {
-        Epoch.Builder e = results.InitEpoch();
+        S.Epoch.Builder e = results.InitEpoch();
         e.Seq = 7;
         e.SetHead(Head);
         e.AdoptedBlock = 42;
@@ -54,60 +54,60 @@ internal sealed class TestMembrane : Membrane.Server
     }
 }
 
-internal sealed class TestIdentity : Identity.Server
+internal sealed class TestIdentity : S.Identity.Server
 {
 }
 
-internal sealed class TestHost : Host.Server
+internal sealed class TestHost : S.Host.Server
 {
     /// <summary>Runs before executor() answers (a test can hold the answer back).</summary>
     public Func<Task>? BeforeExecutor;
 
-    public override ValueTask IdAsync(Host.IdParams.Reader @params, Host.IdResults.Builder results, CallContext context)
+    public override ValueTask IdAsync(S.Host.IdParams.Reader @params, S.Host.IdResults.Builder results, CallContext context)
     {
         results.SetPeerId(TestMembrane.PeerId);
         return ValueTask.CompletedTask;
     }
 
-    public override async ValueTask ExecutorAsync(Host.ExecutorParams.Reader @params, Host.ExecutorResults.Builder results, CallContext context)
+    public override async ValueTask ExecutorAsync(S.Host.ExecutorParams.Reader @params, S.Host.ExecutorResults.Builder results, CallContext context)
     {
         if (BeforeExecutor is { } before)
         {
             await before();
         }
-        using var executor = Executor.Client.FromServer(new TestExecutor());
+        using var executor = S.Executor.Client.FromServer(new TestExecutor());
         results.Executor = context.AddResultCapability(executor);
     }
 }
 
-internal sealed class TestExecutor : Executor.Server
+internal sealed class TestExecutor : S.Executor.Server
 {
     public int Echoes;
 
     public readonly ConcurrentQueue<FakeProcess> Started = new();
 
-    public override ValueTask EchoAsync(Executor.EchoParams.Reader @params, Executor.EchoResults.Builder results, CallContext context)
+    public override ValueTask EchoAsync(S.Executor.EchoParams.Reader @params, S.Executor.EchoResults.Builder results, CallContext context)
     {
         Interlocked.Increment(ref Echoes);
         results.SetResponse(@params.Message.ToString());
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask RunBytesAsync(Executor.RunBytesParams.Reader @params, Executor.RunBytesResults.Builder results, CallContext context)
+    public override ValueTask RunBytesAsync(S.Executor.RunBytesParams.Reader @params, S.Executor.RunBytesResults.Builder results, CallContext context)
     {
         var process = new FakeProcess(@params.Wasm.ToArray(), @params.Args.ToStrings(), @params.Env.ToStrings(), null);
         Started.Enqueue(process);
-        using var client = Process.Client.FromServer(process);
+        using var client = S.Process.Client.FromServer(process);
         results.Process = context.AddResultCapability(client);
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask SpawnAsync(Executor.SpawnParams.Reader @params, Executor.SpawnResults.Builder results, CallContext context)
+    public override ValueTask SpawnAsync(S.Executor.SpawnParams.Reader @params, S.Executor.SpawnResults.Builder results, CallContext context)
     {
         Capability? bootstrap = @params.Bootstrap is uint i ? context.GetParamCapability(i) : null;
         var process = new FakeProcess(@params.Wasm.ToArray(), @params.Args.ToStrings(), @params.Env.ToStrings(), bootstrap);
         Started.Enqueue(process);
-        using var client = Process.Client.FromServer(process);
+        using var client = S.Process.Client.FromServer(process);
         results.Process = context.AddResultCapability(client);
         return ValueTask.CompletedTask;
     }
@@ -118,7 +118,7 @@ internal sealed class TestExecutor : Executor.Server
 /// once stdin is closed; wait gives 0 then (137 once killed); its bootstrap is a HostTester, or the
 /// capability spawn was given.
 /// </summary>
-internal sealed class FakeProcess(byte[] wasm, string[] args, string[] env, Capability? spawnBootstrap) : Process.Server
+internal sealed class FakeProcess(byte[] wasm, string[] args, string[] env, Capability? spawnBootstrap) : S.Process.Server
 {
     private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _started;
@@ -152,33 +152,33 @@ internal sealed class FakeProcess(byte[] wasm, string[] args, string[] env, Capa
         });
     }
 
-    public override ValueTask StdinAsync(Process.StdinParams.Reader @params, Process.StdinResults.Builder results, CallContext context) =>
+    public override ValueTask StdinAsync(S.Process.StdinParams.Reader @params, S.Process.StdinResults.Builder results, CallContext context) =>
         Stream(Stdin, context, s => results.Stream = s);
 
-    public override ValueTask StdoutAsync(Process.StdoutParams.Reader @params, Process.StdoutResults.Builder results, CallContext context) =>
+    public override ValueTask StdoutAsync(S.Process.StdoutParams.Reader @params, S.Process.StdoutResults.Builder results, CallContext context) =>
         Stream(Stdout, context, s => results.Stream = s);
 
-    public override ValueTask StderrAsync(Process.StderrParams.Reader @params, Process.StderrResults.Builder results, CallContext context) =>
+    public override ValueTask StderrAsync(S.Process.StderrParams.Reader @params, S.Process.StderrResults.Builder results, CallContext context) =>
         Stream(Stderr, context, s => results.Stream = s);
 
     private ValueTask Stream(FakeStream stream, CallContext context, Action<uint> set)
     {
         Start();
-        using var client = ByteStream.Client.FromServer(stream);
+        using var client = S.ByteStream.Client.FromServer(stream);
         set(context.AddResultCapability(client));
         return ValueTask.CompletedTask;
     }
 
-    public override async ValueTask WaitAsync(Process.WaitParams.Reader @params, Process.WaitResults.Builder results, CallContext context) =>
+    public override async ValueTask WaitAsync(S.Process.WaitParams.Reader @params, S.Process.WaitResults.Builder results, CallContext context) =>
         results.ExitCode = await _exit.Task;
 
-    public override ValueTask KillAsync(Process.KillParams.Reader @params, Process.KillResults.Builder results, CallContext context)
+    public override ValueTask KillAsync(S.Process.KillParams.Reader @params, S.Process.KillResults.Builder results, CallContext context)
     {
         _exit.TrySetResult(137);
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask BootstrapAsync(Process.BootstrapParams.Reader @params, Process.BootstrapResults.Builder results, CallContext context)
+    public override ValueTask BootstrapAsync(S.Process.BootstrapParams.Reader @params, S.Process.BootstrapResults.Builder results, CallContext context)
     {
         using Capability cap = spawnBootstrap?.Clone() ?? Capability.FromServer(new HostTester());
         results.Cap = context.AddResultCapability(cap);
@@ -186,7 +186,7 @@ internal sealed class FakeProcess(byte[] wasm, string[] args, string[] env, Capa
     }
 }
 
-internal sealed class FakeStream(bool writable) : ByteStream.Server
+internal sealed class FakeStream(bool writable) : S.ByteStream.Server
 {
     private readonly MemoryStream _written = new();
     private readonly TaskCompletionSource<byte[]> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -197,7 +197,7 @@ internal sealed class FakeStream(bool writable) : ByteStream.Server
 
     public void Supply(byte[] content) => _supplied.TrySetResult(content);
 
-    public override async ValueTask ReadAsync(ByteStream.ReadParams.Reader @params, ByteStream.ReadResults.Builder results, CallContext context)
+    public override async ValueTask ReadAsync(S.ByteStream.ReadParams.Reader @params, S.ByteStream.ReadResults.Builder results, CallContext context)
     {
         if (writable)
         {
@@ -209,7 +209,7 @@ internal sealed class FakeStream(bool writable) : ByteStream.Server
         _readOffset += n;
     }
 
-    public override ValueTask WriteAsync(ByteStream.WriteParams.Reader @params, ByteStream.WriteResults.Builder results, CallContext context)
+    public override ValueTask WriteAsync(S.ByteStream.WriteParams.Reader @params, S.ByteStream.WriteResults.Builder results, CallContext context)
     {
         if (!writable || _closed.Task.IsCompleted)
         {
@@ -222,7 +222,7 @@ internal sealed class FakeStream(bool writable) : ByteStream.Server
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask CloseAsync(ByteStream.CloseParams.Reader @params, ByteStream.CloseResults.Builder results, CallContext context)
+    public override ValueTask CloseAsync(S.ByteStream.CloseParams.Reader @params, S.ByteStream.CloseResults.Builder results, CallContext context)
     {
         lock (_written)
         {
@@ -252,6 +252,22 @@ internal sealed class HostTester : Tester.Server
     }
 
     public long Sunk;
+
+    /// <summary>Completes when a hang() call was canceled by its caller's Finish.</summary>
+    public readonly TaskCompletionSource HangCanceled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override async ValueTask HangAsync(Tester.HangParams.Reader @params, Tester.HangResults.Builder results, CallContext context)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            HangCanceled.TrySetResult();
+            throw;
+        }
+    }
 
     public override ValueTask EchoAsync(Tester.EchoParams.Reader @params, Tester.EchoResults.Builder results, CallContext context)
     {
