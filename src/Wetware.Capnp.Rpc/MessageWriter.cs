@@ -7,8 +7,11 @@ namespace Wetware.Capnp.Rpc;
 /// a message sent while another is being flushed waits in a queue, and everything queued goes out
 /// with the next single flush (one write for many pipelined calls or returns, instead of one each).
 /// A pipe writer takes no writes while it flushes, so one sender at a time owns it.
+/// Lazy messages (Finish, Release: nobody waits on them) never cause a flush of their own: they go
+/// out with the next other message, or shortly after from the thread pool, so a caller's next call
+/// carries the previous call's Finish (one write, and one read for the peer, instead of two).
 /// </summary>
-internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool, long maxQueuedBytes = long.MaxValue, Action<long>? overflow = null)
+internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, MessagePool pool, long maxQueuedBytes = long.MaxValue, Action<long>? overflow = null) : IThreadPoolWorkItem
 {
     private readonly object _sync = new();
 
@@ -26,6 +29,12 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// <summary>Messages queue even when no one owns the output, until <see cref="Uncork"/>.</summary>
     private bool _corked;
 
+    /// <summary>The queue holds a message that is not lazy: uncorking writes it at once.</summary>
+    private bool _urgent;
+
+    /// <summary>This writer is queued on the thread pool to write the lazy messages nobody took along.</summary>
+    private bool _deferred;
+
     /// <summary>Complete was called: the output is completed as soon as no one owns it.</summary>
     private bool _completing;
     private bool _completed;
@@ -41,21 +50,39 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// </summary>
     public Task WriteAsync(MessageBuilder message, Action<object?>? written = null, object? state = null)
     {
+        (List<Pending> Queue, TaskCompletionSource? Flushed)? batch = null;
         lock (_sync)
         {
             if (_completed)
             {
                 return Task.FromException(Closed());
             }
-            if (_busy || _corked)
+            if (_busy || _corked || _queue.Count > 0)
             {
                 Count(message);
                 _queue.Add(new Pending(message, written, state, Posted: false, Keep: true));
+                _urgent = true;
                 // Continuations run inline when the batch is flushed: only this library's own send paths
                 // await these tasks, and they only queue more messages or update tables.
-                return (_queueFlushed ??= new TaskCompletionSource()).Task;
+                Task queued = (_queueFlushed ??= new TaskCompletionSource()).Task;
+                if (_busy || _corked)
+                {
+                    return queued;
+                }
+                // Only lazy messages were waiting (for this one): they go first, with it.
+                _busy = true;
+                batch = TakeQueue();
             }
-            _busy = true;
+            else
+            {
+                _busy = true;
+            }
+        }
+        if (batch is { } b)
+        {
+            Task queuedBatch = b.Flushed!.Task;
+            _ = DrainAsync(b.Queue, b.Flushed);
+            return queuedBatch;
         }
         return WriteOwnAsync(new Pending(message, written, state, Posted: false, Keep: true));
     }
@@ -66,8 +93,9 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// transport's buffer, unless <paramref name="keep"/> (someone else still reads it). A failure
     /// to send is the connection's, which closes.
     /// </summary>
-    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false) =>
-        Post(new Pending(message, written, state, Posted: true, keep));
+    /// <param name="lazy">Nobody is in a hurry for it (Finish, Release): it waits for the next other message, or the thread pool, to go out.</param>
+    public void Post(MessageBuilder message, Action<object?>? written = null, object? state = null, bool keep = false, bool lazy = false) =>
+        Post(new Pending(message, written, state, Posted: true, keep), lazy);
 
     /// <summary>
     /// Sends <paramref name="message"/> (which the sender keeps and recycles itself) without a task
@@ -76,23 +104,39 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// <paramref name="written"/>: the flush failed). Both get <paramref name="state"/>.
     /// </summary>
     public void Send(MessageBuilder message, Action<object?> written, Action<object?, Exception> failed, object? state) =>
-        Post(new Pending(message, written, state, Posted: true, Keep: true, failed));
+        Post(new Pending(message, written, state, Posted: true, Keep: true, failed), lazy: false);
 
-    private void Post(Pending p)
+    private void Post(Pending p, bool lazy)
     {
         bool closed;
+        (List<Pending> Queue, TaskCompletionSource? Flushed)? batch = null;
         lock (_sync)
         {
             closed = _completed;
             if (!closed)
             {
-                if (_busy || _corked)
+                if (_busy || _corked || lazy || _queue.Count > 0)
                 {
                     Count(p.Message);
                     _queue.Add(p);
-                    return;
+                    _urgent |= !lazy;
+                    if (_busy || _corked)
+                    {
+                        return;
+                    }
+                    if (lazy)
+                    {
+                        Defer();
+                        return;
+                    }
+                    // Only lazy messages were waiting (for this one): they go first, with it.
+                    _busy = true;
+                    batch = TakeQueue();
                 }
-                _busy = true;
+                else
+                {
+                    _busy = true;
+                }
             }
         }
         if (closed)
@@ -101,7 +145,42 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             p.Failed?.Invoke(p.State, Closed());
             return;
         }
+        if (batch is { } b)
+        {
+            _ = DrainAsync(b.Queue, b.Flushed);
+            return;
+        }
         _ = WriteOwnAsync(p);
+    }
+
+    /// <summary>Queues this writer on the thread pool to write what is waiting (under the lock).</summary>
+    private void Defer()
+    {
+        if (!_deferred)
+        {
+            _deferred = true;
+            // The global queue, not this thread's: the continuation this thread has just queued (a
+            // caller's, which may send the next call and take the lazy messages along) runs first.
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>Writes the lazy messages no other message took along.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        List<Pending> queue;
+        TaskCompletionSource? flushed;
+        lock (_sync)
+        {
+            _deferred = false;
+            if (_busy || _corked || _completed || _queue.Count == 0)
+            {
+                return; // the owner, or the uncorking read loop, takes them
+            }
+            _busy = true;
+            (queue, flushed) = TakeQueue();
+        }
+        _ = DrainAsync(queue, flushed);
     }
 
     /// <summary>
@@ -128,6 +207,11 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
             {
                 return;
             }
+            if (!_urgent)
+            {
+                Defer();
+                return;
+            }
             _busy = true;
             (queue, flushed) = TakeQueue();
         }
@@ -138,16 +222,28 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     public void Complete()
     {
         bool now;
+        (List<Pending> Queue, TaskCompletionSource? Flushed)? batch = null;
         lock (_sync)
         {
             _completing = true;
             now = !_busy && !_completed;
-            if (now)
+            if (now && _queue.Count > 0)
+            {
+                // Lazy messages still waiting: their owner's drain recycles them, then completes the output.
+                _busy = true;
+                batch = TakeQueue();
+                now = false;
+            }
+            else if (now)
             {
                 _busy = _completed = true;
             }
         }
         output.CancelPendingFlush();
+        if (batch is { } b)
+        {
+            _ = DrainAsync(b.Queue, b.Flushed);
+        }
         if (now)
         {
             _ = output.CompleteAsync().AsTask();
@@ -267,6 +363,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         _spare = null; // the batch comes back as the spare once written
         TaskCompletionSource? flushed = _queueFlushed;
         _queueFlushed = null;
+        _urgent = false;
         return (queue, flushed);
     }
 

@@ -1249,7 +1249,7 @@ public sealed partial class RpcConnection
         P.Release.Builder r = m.InitRoot<P.Message.Builder>().InitRelease();
         r.Id = id;
         r.ReferenceCount = (uint)count;
-        _writer.Post(m);
+        _writer.Post(m, lazy: true);
         return Task.CompletedTask;
     }
 

@@ -404,7 +404,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
         f.QuestionId = questionId;
         // Capabilities in results are released one by one (Release), as the C++ implementation does.
         f.ReleaseResultCaps = false;
-        _writer.Post(m, _finishWritten ??= FinishWritten, q);
+        _writer.Post(m, _finishWritten ??= FinishWritten, q, lazy: true);
         return Task.CompletedTask;
     }
 

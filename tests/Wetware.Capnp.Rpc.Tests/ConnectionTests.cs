@@ -161,4 +161,69 @@ public sealed class ConnectionTests : IAsyncLifetime
         Assert.Equal(Rounds, local.Calls);
         await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "every table back to idle");
     }
+
+    [Fact]
+    public async Task ACallsFinishReachesThePeerWithoutAnotherMessageToCarryIt()
+    {
+        // Finish is lazy (it waits to travel with the next message): with no next message it still goes.
+        Assert.Equal("alone", await TestServer.EchoAsync(_main, "alone"));
+        await Eventually(() => _client.Counts == IdleClient && _host.Counts == IdleHost, "the answer is finished");
+    }
+
+    [Fact]
+    public async Task DisposingAResponseTwiceLeavesLaterResponsesIntact()
+    {
+        // Received messages are recycled: a second Dispose must not give back one that serves another call by then.
+        using RpcRequest first = _main.NewRequest(TestServer.InterfaceId, 0);
+        first.Params.InitStruct(0, 1).SetText(0, "one");
+        RpcResponse one = await first.SendAsync();
+        one.Dispose();
+        using RpcRequest second = _main.NewRequest(TestServer.InterfaceId, 0);
+        second.Params.InitStruct(0, 1).SetText(0, "two");
+        using RpcResponse two = await second.SendAsync();
+        one.Dispose();
+        Assert.Equal("three", await TestServer.EchoAsync(_main, "three"));
+        Assert.Equal("two", two.Results.GetStruct().ReadText(0).ToString());
+    }
+
+    [Fact]
+    public async Task ARequestDisposedRightAfterItIsSentStillGoesOut()
+    {
+        // The host calls back from inside its dispatch, on its read loop, where its writer holds the
+        // Call back until the read is handled: disposing the sent request must not take the message away.
+        var (a, b) = DuplexPipe.CreatePair();
+        using Capability bootstrap = Capability.FromServer(new DisposingCaller());
+        await using var host = new RpcConnection(b, bootstrap);
+        await using var client = new RpcConnection(a);
+        host.Start();
+        client.Start();
+        using Capability main = await client.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var local = new TestServer();
+        using Capability callback = Capability.FromServer(local);
+        using RpcRequest req = main.NewRequest(TestServer.InterfaceId, 3);
+        StructBuilder p = req.Params.InitStruct(0, 2);
+        p.SetCapability(0, req.AddCapability(callback));
+        p.SetText(1, "ping");
+        using RpcResponse r = await req.SendAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("called back: ping", r.Results.GetStruct().ReadText(0).ToString());
+        Assert.Equal(1, local.Calls);
+    }
+
+    /// <summary>callBack(cap, text), but the request is disposed as soon as it is sent, before its response.</summary>
+    private sealed class DisposingCaller : IRpcServer
+    {
+        public async ValueTask DispatchAsync(CallContext c)
+        {
+            StructReader p = c.Params.GetStruct();
+            using Capability callback = c.GetParamCapability(p.ReadCapability(0)!.Value)!;
+            Task<RpcResponse> sent;
+            using (RpcRequest req = callback.NewRequest(TestServer.InterfaceId, 0))
+            {
+                req.Params.InitStruct(0, 1).SetText(0, "called back: " + p.ReadText(1));
+                sent = req.SendAsync();
+            }
+            using RpcResponse r = await sent;
+            c.Results.InitStruct(0, 1).SetText(0, r.Results.GetStruct().ReadText(0).ToString());
+        }
+    }
 }
