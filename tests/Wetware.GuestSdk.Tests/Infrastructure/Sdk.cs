@@ -49,7 +49,7 @@ internal static class Sdk
             Path.Combine(root, "guest/sdk/build.sh"), output,
             "--schema", GuestSource("sdktest.capnp"),
             "--schema", Path.Combine(root, "tests/schemas/test.capnp"),
-            GuestSource("sdktest.c"), GuestSource("codec.c"),
+            GuestSource("sdktest.c"), GuestSource("codec.c"), GuestSource("e2e.c"),
         ])
         {
             RedirectStandardOutput = true,
