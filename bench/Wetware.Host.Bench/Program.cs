@@ -9,20 +9,30 @@ using Wetware.Schema;
 // Issue 6's host-side figures, measured side by side in one run:
 //  - the epoch guard's cost per call: echo through a guarded capability against the same echo unguarded;
 //  - spawn+wait of a trivial child per second, through Executor.runBytes and Process.wait over RPC.
-// The guest->host echo figure needs the C guest SDK and comes with it.
-// Usage: host.sh [--seconds S] [--guest PATH.wasm]   (the trivial child; default: tests/guests hello, built)
+//  - guest->host echo calls per second, a C guest (SDK, tests/sdk-guests/e2e.c) calling the host's
+//    Executor.echo over fd 4, one at a time and 100 in flight, against the same echo C# to C# over
+//    an in-memory pipe (the host's own Membrane and Executor, grafted the same way).
+// Usage: host.sh [--seconds S] [--guest PATH.wasm] [--e2e PATH.wasm]
 double seconds = 2;
 string? guest = null;
+string? e2e = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--guest": guest = args[++i]; break;
+        case "--e2e": e2e = args[++i]; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 guest ??= Path.Combine(AppContext.BaseDirectory, "guests", "hello.wasm");
+e2e ??= Path.Combine(AppContext.BaseDirectory, "sdk", "e2e.wasm");
+if (!File.Exists(e2e))
+{
+    Console.Error.WriteLine($"no SDK echo guest at {e2e} (bench/host.sh builds it with guest/sdk/build.sh)");
+    return 1;
+}
 if (!File.Exists(guest))
 {
     Console.Error.WriteLine($"no trivial child module at {guest} (bench/host.sh builds tests/guests)");
@@ -104,6 +114,64 @@ foreach (int parallel in new[] { 1, 8 })
     await Task.WhenAll(workers);
     double rate = done / sw.Elapsed.TotalSeconds;
     Console.WriteLine($"spawn+wait of a trivial child over RPC, {parallel} at a time: {rate,8:F0} /s   goal >= 1000/s: {(rate >= 1000 ? "pass" : "MISS")}");
+}
+
+// --- guest -> host echo ------------------------------------------------------------------------
+// Reference: C# to C# over an in-memory pipe, the executor of the graft above.
+async Task<double> CSharpEchoRate(int total, int window)
+{
+    int next = 0;
+    var sw = Stopwatch.StartNew();
+    async Task Worker()
+    {
+        while (Interlocked.Increment(ref next) <= total)
+        {
+            using var r = await executor.EchoAsync("x");
+        }
+    }
+    await Task.WhenAll(Enumerable.Range(0, window).Select(_ => Task.Run(Worker)));
+    return total / sw.Elapsed.TotalSeconds;
+}
+// The C guest times its own calls (after its graft) and prints rate=.
+byte[] e2eWasm = File.ReadAllBytes(e2e);
+async Task<double> GuestEchoRate(int total, int window)
+{
+    var stdout = new MemoryStream();
+    Cell cell = await engine.StartAsync(e2eWasm, new CellOptions
+    {
+        Args = ["e2e", "echo-bench", total.ToString(), window.ToString()],
+        Stdout = PipeWriter.Create(stdout),
+    });
+    await using (cell)
+    {
+        using Capability m = HostBench.Membrane(host);
+        await using var conn = new RpcConnection(cell.Rpc, m);
+        conn.Start();
+        CellResult r = await cell.Completion;
+        string text = System.Text.Encoding.UTF8.GetString(stdout.ToArray());
+        if (r.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"the echo guest exited with {r.ExitCode}: {text}");
+        }
+        string rate = text.Split(' ', '\n').First(w => w.StartsWith("rate=", StringComparison.Ordinal))[5..];
+        return double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+Console.WriteLine("echo calls per second, a C guest calling the host over fd 4 vs C# to C# over an in-memory pipe (median of 5, interleaved)");
+foreach ((int window, int total) in new[] { (1, 20_000), (100, 200_000) })
+{
+    await GuestEchoRate(total / 10, window);
+    await CSharpEchoRate(total / 10, window);
+    var guestRates = new List<double>();
+    var refRates = new List<double>();
+    for (int round = 0; round < 5; round++)
+    {
+        guestRates.Add(await GuestEchoRate(total, window));
+        refRates.Add(await CSharpEchoRate(total, window));
+    }
+    double gr = Median(guestRates), rr = Median(refRates);
+    double ratio = rr / gr;
+    Console.WriteLine($"  {(window == 1 ? "sequential  " : "100 in flight")}: guest {gr,9:F0} /s   C#<->C# {rr,9:F0} /s   reference/guest {ratio,5:F2}x   goal <= 2x: {(ratio <= 2 ? "pass" : "MISS")}");
 }
 return 0;
 
