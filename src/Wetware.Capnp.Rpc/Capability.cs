@@ -326,6 +326,19 @@ public sealed class Capability : IDisposable
         return new(new GuardedCapability(h, check));
     }
 
+    /// <summary>
+    /// A reference to <paramref name="inner"/> (calls go to it unchanged) that runs <paramref name="released"/> once,
+    /// when its last reference is dropped, here and by every peer it was passed to: the owner of a resource behind
+    /// a capability (a connection to another node) learns when nobody uses it any more.
+    /// </summary>
+    public static Capability OnRelease(Capability inner, Action released)
+    {
+        ArgumentNullException.ThrowIfNull(released);
+        CapabilityHook h = inner.Hook;
+        h.AddRef();
+        return new(new GuardedCapability(h, static () => null, released));
+    }
+
     /// <summary>A capability whose every call fails with <paramref name="error"/>.</summary>
     public static Capability Broken(RpcException error) => new(new BrokenCapability(error));
 
@@ -473,7 +486,7 @@ public sealed class RpcResponse : IDisposable
 }
 
 /// <summary>A capability behind a check that runs before each call (see <see cref="Capability.Guard"/>).</summary>
-internal sealed class GuardedCapability(CapabilityHook inner, Func<RpcException?> check) : CapabilityHook
+internal sealed class GuardedCapability(CapabilityHook inner, Func<RpcException?> check, Action? released = null) : CapabilityHook
 {
     public CapabilityHook Inner => inner;
 
@@ -499,5 +512,9 @@ internal sealed class GuardedCapability(CapabilityHook inner, Func<RpcException?
         return inner.Send(request, cancellationToken);
     }
 
-    protected override void OnLastRelease() => inner.Release();
+    protected override void OnLastRelease()
+    {
+        inner.Release();
+        released?.Invoke();
+    }
 }

@@ -390,7 +390,7 @@ public sealed partial class RpcConnection
         r.ReleaseParamCaps = false; // we release param caps one by one (Release), as the C++ implementation does
         if (_bootstrap is null)
         {
-            WriteException(r.InitException(), new RpcException(RpcErrorType.Failed, "this side of the connection offers no bootstrap capability"));
+            WriteException(r.InitException(), new RpcException(RpcErrorType.Failed, _options.NoBootstrapReason));
         }
         else
         {

@@ -15,6 +15,9 @@ public sealed record RpcConnectionOptions
     /// </summary>
     public long MaxUnreadBytes { get; init; } = ReaderOptions.Default.MaxMessageBytes;
 
+    /// <summary>The reason a peer's <c>Bootstrap</c> fails with when this side offers no bootstrap capability.</summary>
+    public string NoBootstrapReason { get; init; } = "this side of the connection offers no bootstrap capability";
+
     /// <summary>Limits applied to every incoming message.</summary>
     public ReaderOptions Reader { get; init; } = ReaderOptions.Default;
 }

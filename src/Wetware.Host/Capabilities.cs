@@ -133,7 +133,7 @@ internal sealed class SignerServer(HostContext host, string domain) : Signer.Ser
     }
 }
 
-/// <summary>Host: this node. The network parts arrive with the libp2p issue.</summary>
+/// <summary>Host: this node and its libp2p node (shared/spec/interfaces.md, shared/spec/network.md).</summary>
 internal sealed class HostServer(HostContext host, GraftPolicy policy, GuestSession? owner, ulong seq) : Schema.Host.Server
 {
     public override ValueTask IdAsync(Schema.Host.IdParams.Reader @params, Schema.Host.IdResults.Builder results, CallContext context)
@@ -144,21 +144,61 @@ internal sealed class HostServer(HostContext host, GraftPolicy policy, GuestSess
 
     public override ValueTask AddrsAsync(Schema.Host.AddrsParams.Reader @params, Schema.Host.AddrsResults.Builder results, CallContext context)
     {
-        results.InitAddrs(0); // no libp2p node yet: no listen addresses
+        // Dialable addresses: the listen addresses with wildcards replaced by this machine's interface addresses.
+        IReadOnlyList<P2p.Multiaddr> addrs = host.Node?.Addresses ?? [];
+        Capnp.DataListBuilder list = results.InitAddrs(addrs.Count);
+        for (int i = 0; i < addrs.Count; i++)
+        {
+            list.Set(i, addrs[i].Bytes.Span);
+        }
         return ValueTask.CompletedTask;
     }
 
     public override ValueTask PeersAsync(Schema.Host.PeersParams.Reader @params, Schema.Host.PeersResults.Builder results, CallContext context)
     {
-        results.InitPeers(0);
+        var peers = (host.Node?.Connections ?? [])
+            .Where(c => !c.IsClosed)
+            .GroupBy(c => c.RemotePeer)
+            .Select(g => (Peer: g.Key, Addrs: g.Select(c => c.RemoteAddress)
+                .Concat(g.SelectMany(c => c.RemoteIdentify?.ListenAddresses ?? []))
+                .Distinct()
+                .ToList()))
+            .ToList();
+        Capnp.StructListBuilder<PeerInfo.Builder> list = results.InitPeers(peers.Count);
+        for (int i = 0; i < peers.Count; i++)
+        {
+            PeerInfo.Builder info = list[i];
+            info.SetPeerId(peers[i].Peer.Bytes.Span);
+            Capnp.DataListBuilder addrs = info.InitAddrs(peers[i].Addrs.Count);
+            for (int j = 0; j < peers[i].Addrs.Count; j++)
+            {
+                addrs.Set(j, peers[i].Addrs[j].Bytes.Span);
+            }
+        }
         return ValueTask.CompletedTask;
     }
 
-    public override ValueTask ConnectAsync(Schema.Host.ConnectParams.Reader @params, Schema.Host.ConnectResults.Builder results, CallContext context) =>
-        throw new RpcException(RpcErrorType.Unimplemented, "host.connect: this build of ww has no libp2p node yet");
+    public override async ValueTask ConnectAsync(Schema.Host.ConnectParams.Reader @params, Schema.Host.ConnectResults.Builder results, CallContext context)
+    {
+        P2p.P2pNode node = Node("connect");
+        Identity.PeerId peer = NodeCalls.ParsePeer("connect", @params.PeerId.Span);
+        List<P2p.Multiaddr> addrs = NodeCalls.ParseAddrs("connect", @params.Addrs);
+        await NodeCalls.ConnectAsync(node, "connect", peer, addrs, context.CancellationToken).ConfigureAwait(false);
+    }
 
-    public override ValueTask DialAsync(Schema.Host.DialParams.Reader @params, Schema.Host.DialResults.Builder results, CallContext context) =>
-        throw new RpcException(RpcErrorType.Unimplemented, "host.dial: this build of ww has no libp2p node yet");
+    public override async ValueTask DialAsync(Schema.Host.DialParams.Reader @params, Schema.Host.DialResults.Builder results, CallContext context)
+    {
+        P2p.P2pNode node = Node("dial");
+        Identity.PeerId peer = NodeCalls.ParsePeer("dial", @params.PeerId.Span);
+        List<P2p.Multiaddr> addrs = NodeCalls.ParseAddrs("dial", @params.Addrs);
+        P2p.PeerConnection connection = await NodeCalls.ConnectAsync(node, "dial", peer, addrs, context.CancellationToken).ConfigureAwait(false);
+        using Capability remote = await NodeCalls.DialAsync(connection, host.DialTimeout, host.Logger, context.CancellationToken).ConfigureAwait(false);
+        using Capability guarded = host.Epochs.Guard(remote, seq);
+        results.Cap = context.AddResultCapability(guarded);
+    }
+
+    private P2p.P2pNode Node(string method) =>
+        host.Node ?? throw new RpcException(RpcErrorType.Unimplemented, $"host.{method}: this host runs no libp2p node");
 
     public override ValueTask ExecutorAsync(Schema.Host.ExecutorParams.Reader @params, Schema.Host.ExecutorResults.Builder results, CallContext context)
     {

@@ -77,11 +77,16 @@ internal sealed class GuestSession
         Logger.LogDebug("{Cell} ended with {Code} ({Reason})", Cell.Name, result.ExitCode, result.Reason);
     }
 
-    /// <summary>What the guest exports on fd 4 (its bootstrap), or null if it serves none or has ended.</summary>
+    /// <summary>What the guest exports on fd 4 (its bootstrap), or null if it serves none or has ended. An export is
+    /// asked for once and reused; "none" is asked again next time, as a running guest may export later.</summary>
     public Task<Capability?> ExportAsync()
     {
         lock (_sync)
         {
+            if (_export is { IsCompletedSuccessfully: true, Result: null } && !Cell.Completion.IsCompleted)
+            {
+                _export = null;
+            }
             return _export ??= FetchExportAsync();
         }
     }

@@ -20,6 +20,12 @@ internal sealed class HostContext(INodeIdentity identity, EpochSource epochs, Ce
     /// <summary>How long graft waits for a signer's answer (shared/spec/identity.md).</summary>
     public TimeSpan SignerTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The libp2p node (shared/spec/network.md); null: a host without one (Host.addrs and peers are empty, connect and dial fail).</summary>
+    public P2p.P2pNode? Node { get; init; }
+
+    /// <summary>How long Host.dial waits for the remote node to answer with its export.</summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A child's memory limit.</summary>
     public long ChildMemoryLimitBytes { get; init; } = CellOptions.DefaultMemoryLimitBytes;
 }

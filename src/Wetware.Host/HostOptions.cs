@@ -18,6 +18,9 @@ public sealed record HostOptions
     /// <summary>The directory of the bundled standard image (<c>@std</c>), or null if this build has none.</summary>
     public string? StdImage { get; init; }
 
+    /// <summary>The libp2p node's TCP listen port, IPv4 and IPv6 (shared/spec/network.md); 0 picks a free port. <c>ww run</c>'s default is 2025.</summary>
+    public int ListenPort { get; init; }
+
     /// <summary>pid0's linear memory cap, in MiB.</summary>
     public int MemoryLimitMiB { get; init; } = 512;
 

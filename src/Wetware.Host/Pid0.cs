@@ -4,6 +4,7 @@ using Wetware.Capnp.Rpc;
 using Wetware.Cells;
 using Wetware.Identity;
 using Wetware.Images;
+using Wetware.P2p;
 
 namespace Wetware.Host;
 
@@ -37,6 +38,9 @@ public static class Pid0
         byte[] wasm = ReadBoot(image, layers);
         using NodeKey? ownKey = options.Identity is null ? ResolveKey(options.IdentityPath, image, logger) : null;
         INodeIdentity identity = options.Identity ?? new NodeKeyIdentity(ownKey!);
+        NodeKey nodeKey = ownKey ?? (identity as NodeKeyIdentity)?.Key
+            ?? throw new HostException("the node identity has no secp256k1 key for the libp2p node");
+        await using P2pNode node = await StartNodeAsync(nodeKey, options.ListenPort, logger, stop).ConfigureAwait(false);
 
         using var engine = new CellEngine(new CellEngineOptions
         {
@@ -58,6 +62,7 @@ public static class Pid0
         }
         var host = new HostContext(identity, options.Epochs ?? new EpochSource(), engine, logger)
         {
+            Node = node,
             ChildMemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
         };
         GuestSession session;
@@ -88,6 +93,8 @@ public static class Pid0
             }
         }
         Cell cell = session.Cell;
+        // Remote nodes reach pid0's export over /ww/0.1.0 from now on (shared/spec/network.md, "Capability export").
+        node.SetStreamHandler(CapabilityExport.ProtocolId, new CapabilityExport(session.ExportAsync, logger).ServeAsync);
 
         CellResult result;
         await using (cell.ConfigureAwait(false))
@@ -115,6 +122,49 @@ public static class Pid0
         await Task.WhenAll(stdoutPump, stderrPump).ConfigureAwait(false);
         _ = stdinPump; // a blocked read of the host's stdin is abandoned, not awaited
         return result.ExitCode;
+    }
+
+    /// <summary>
+    /// Starts the libp2p node on <c>/ip4/0.0.0.0/tcp/N</c> and <c>/ip6/::/tcp/N</c> (shared/spec/network.md). Without
+    /// IPv6 the node goes on with IPv4 alone; a port in use is a host failure naming it.
+    /// </summary>
+    private static async Task<P2pNode> StartNodeAsync(NodeKey key, int port, ILogger logger, CancellationToken cancellationToken)
+    {
+        var node = new P2pNode(key, new P2pNodeOptions(), new OneLoggerFactory(logger));
+        try
+        {
+            Multiaddr v4;
+            try
+            {
+                v4 = await node.ListenAsync(Multiaddr.Parse($"/ip4/0.0.0.0/tcp/{port}"), cancellationToken).ConfigureAwait(false);
+            }
+            catch (P2pException e)
+            {
+                throw new HostException(NodeCalls.IsAddressInUse(e)
+                    ? $"cannot listen on TCP port {port}: it is in use (choose another with --port, or 0 for a free one)"
+                    : $"cannot listen on TCP port {port}: {e.InnerException?.Message ?? e.Reason}", e);
+            }
+            // With port 0, IPv6 takes the port IPv4 got, so the node has one port.
+            int bound = NodeCalls.PortOf(v4);
+            try
+            {
+                await node.ListenAsync(Multiaddr.Parse($"/ip6/::/tcp/{bound}"), cancellationToken).ConfigureAwait(false);
+            }
+            catch (P2pException e) when (NodeCalls.IsAddressInUse(e) && port != 0)
+            {
+                throw new HostException($"cannot listen on TCP port {port} (IPv6): it is in use (choose another with --port, or 0 for a free one)", e);
+            }
+            catch (P2pException e)
+            {
+                logger.LogWarning("no IPv6 listener ({Reason}): going on with IPv4 only", e.InnerException?.Message ?? e.Reason);
+            }
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ internal static partial class RunCommand
         var wasmDebug = new Option<bool>("--wasm-debug") { Description = "Keep DWARF and show guest backtraces with source lines" };
 
         var cmd = new Command("run",
-            "Merge the layers into one image, load boot/main.wasm and run it as pid0. " +
+            "Merge the layers into one image, start the libp2p node (it offers pid0's export on /ww/0.1.0), load boot/main.wasm and run it as pid0. " +
             "The exit code is pid0's. Ctrl-C or SIGTERM closes pid0's stdin, waits 5 s, then kills it.")
         {
             layers, port, identity, stem, rpcUrl, wsUrl, depth, ipfsUrl, memoryLimit, wasmDebug,
@@ -64,7 +64,7 @@ internal static partial class RunCommand
                     stderr.WriteLine("error: --stem (epochs from the Atom contract) is not available in this version of ww yet");
                     return WwCli.HostFailure;
                 }
-                foreach (Option later in new Option[] { port, rpcUrl, wsUrl, depth, ipfsUrl })
+                foreach (Option later in new Option[] { rpcUrl, wsUrl, depth, ipfsUrl })
                 {
                     if (parse.GetResult(later) is { Implicit: false })
                     {
@@ -77,6 +77,7 @@ internal static partial class RunCommand
                     IdentityPath = parse.GetValue(identity) ?? (io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 } env ? env : null),
                     StdImage = io.StdImage,
                     CacheDirectory = io.CacheDirectory,
+                    ListenPort = parse.GetValue(port),
                     MemoryLimitMiB = parse.GetValue(memoryLimit),
                     WasmDebug = parse.GetValue(wasmDebug),
                     Stdin = io.Stdin,

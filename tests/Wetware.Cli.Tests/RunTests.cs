@@ -79,6 +79,10 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
             CacheDirectory = guests.Cache,
             GetEnvironmentVariable = _ => null,
         };
+        if (args.Length > 0 && args[0] == "run" && !args.Contains("--port"))
+        {
+            args = ["run", "--port", "0", .. args[1..]]; // tests run side by side: never the fixed default port
+        }
         int code = await WwCli.RunAsync(args, io, stop).WaitAsync(TimeSpan.FromSeconds(60));
         return (code, Encoding.UTF8.GetString(output.ToArray()), Encoding.UTF8.GetString(error.ToArray()));
     }
@@ -249,6 +253,25 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
         Assert.StartsWith("error: ", error);
         Assert.Contains(keyFile, error);
         Assert.DoesNotContain("secretish", error);
+    }
+
+    [Fact]
+    public async Task TheNodeListensAndLogsItsAddresses()
+    {
+        var (code, _, error) = await Ww("run", Image("a", "hello"));
+        Assert.Equal(0, code);
+        Assert.Matches(@"listening on /ip4/0\.0\.0\.0/tcp/[1-9][0-9]*/p2p/16Uiu2", error);
+    }
+
+    [Fact]
+    public async Task APortInUseIsAHostFailureNamingThePort()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, _, error) = await Ww("run", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), Image("a", "hello"));
+        Assert.Equal(1, code);
+        Assert.Contains($"error: cannot listen on TCP port {port}: it is in use", error);
     }
 
     [Fact]

@@ -56,10 +56,10 @@ internal sealed class HostHarness : IAsyncDisposable
     public readonly RpcConnection HostSide;
     public readonly RpcConnection GuestSide;
 
-    public HostHarness(INodeIdentity? identity = null, GraftPolicy? policy = null, TimeSpan? signerTimeout = null)
+    public HostHarness(INodeIdentity? identity = null, GraftPolicy? policy = null, TimeSpan? signerTimeout = null, P2p.P2pNode? node = null)
     {
         Engine = new CellEngine(new CellEngineOptions { Cache = new ModuleCache(Path.Combine(AppContext.BaseDirectory, "module-cache")) });
-        Context = new HostContext(identity ?? NoIdentity.Instance, Epochs, Engine, NullLogger.Instance) { SignerTimeout = signerTimeout ?? TimeSpan.FromSeconds(10) };
+        Context = new HostContext(identity ?? NoIdentity.Instance, Epochs, Engine, NullLogger.Instance) { SignerTimeout = signerTimeout ?? TimeSpan.FromSeconds(10), Node = node };
         var (a, b) = DuplexPipe.CreatePair();
         using Capability membrane = Capability.FromServer(new MembraneServer(Context, policy ?? GraftPolicy.Boot, null));
         HostSide = new RpcConnection(b, membrane);

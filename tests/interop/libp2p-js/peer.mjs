@@ -99,6 +99,29 @@ const handlers = {
     const sizes = await Promise.all(Array.from({ length: streams }, () => echo(cmd)))
     return { bytes: sizes.reduce((a, b) => a + b, 0), ms: Date.now() - started }
   },
+  // Benchmark helpers (bench/p2p.sh): timings taken here with performance.now(), so the JSON-line channel adds nothing.
+  async pings (cmd) {
+    const t = target(cmd)
+    await node.dial(t)
+    const rtts = []
+    for (let i = 0; i < (cmd.count ?? 1000); i++) {
+      const started = performance.now()
+      await node.services.ping.ping(t)
+      rtts.push(performance.now() - started)
+    }
+    return { ms: rtts }
+  },
+  async dials (cmd) {
+    const t = multiaddr(cmd.addr)
+    const times = []
+    for (let i = 0; i < (cmd.count ?? 100); i++) {
+      const started = performance.now()
+      await node.dial(t)
+      times.push(performance.now() - started)
+      await node.hangUp(t)
+    }
+    return { ms: times }
+  },
   async connections () {
     return {
       connections: node.getConnections().map(c => ({

@@ -1,0 +1,312 @@
+// Wetware.P2p against js-libp2p on loopback (bench/p2p.sh): one stream's throughput (our node -> our node and
+// js -> js, the same echo of N MiB in 64 KiB chunks), ping round trips (libp2p ping on a new stream each, on one
+// open stream, and raw TCP ping-pong in C#), and full dials (TCP + Noise + Yamux, then identify).
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Wetware.Identity;
+using Wetware.P2p;
+
+int mib = Arg("--mib", 256);
+int pings = Arg("--pings", 2000);
+int dials = Arg("--dials", 200);
+bool js = !args.Contains("--no-js");
+string root = AppContext.BaseDirectory;
+while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
+{
+    root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
+}
+
+const string Echo = "/ww-test/echo/1.0.0";
+const string PingId = "/ipfs/ping/1.0.0";
+using var keyA = NodeKey.Generate();
+using var keyB = NodeKey.Generate();
+await using var a = new P2pNode(keyA);
+await using var b = new P2pNode(keyB);
+b.SetStreamHandler(Echo, async (stream, ct) =>
+{
+    await stream.Input.CopyToAsync(stream.Output, ct);
+    await stream.Output.CompleteAsync();
+});
+Multiaddr bAddr = (await b.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"))).WithPeerId(b.PeerId);
+PeerConnection conn = await a.DialAsync(bAddr);
+await conn.Identified;
+
+// ---- throughput -----------------------------------------------------------------------------------------------
+long size = (long)mib << 20;
+await EchoAsync(conn, 16L << 20); // warm-up
+double ours = size / (1 << 20) / (await EchoAsync(conn, size)).TotalSeconds;
+Console.WriteLine($"stream echo {mib} MiB, our node -> our node: {ours,8:0} MiB/s");
+
+double? theirs = null;
+double? jsPingP50 = null, jsDialP50 = null;
+if (js)
+{
+    await using var j1 = await JsPeer.StartAsync(Path.Combine(root, "tests/interop/libp2p-js"));
+    await using var j2 = await JsPeer.StartAsync(Path.Combine(root, "tests/interop/libp2p-js"));
+    await j1.AskAsync(new JsonObject { ["cmd"] = "echo", ["addr"] = j2.Ip4, ["bytes"] = 16 << 20 });
+    JsonNode r = await j1.AskAsync(new JsonObject { ["cmd"] = "echo", ["addr"] = j2.Ip4, ["bytes"] = size });
+    theirs = size / (1 << 20) / (r["ms"]!.GetValue<double>() / 1000);
+    Console.WriteLine($"stream echo {mib} MiB, js-libp2p -> js-libp2p: {theirs,8:0} MiB/s   (ours / js: {ours / theirs:0.00}x)");
+    r = await j1.AskAsync(new JsonObject { ["cmd"] = "pings", ["addr"] = j2.Ip4, ["count"] = pings });
+    jsPingP50 = P50(r["ms"]!.AsArray().Select(n => n!.GetValue<double>() * 1000));
+    r = await j1.AskAsync(new JsonObject { ["cmd"] = "dials", ["addr"] = j2.Ip4, ["count"] = dials });
+    jsDialP50 = P50(r["ms"]!.AsArray().Select(n => n!.GetValue<double>() * 1000));
+}
+
+// ---- ping -----------------------------------------------------------------------------------------------------
+var perPing = new List<double>();
+for (int i = 0; i < pings; i++)
+{
+    long t0 = Stopwatch.GetTimestamp();
+    await conn.PingAsync();
+    perPing.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+}
+var onStream = new List<double>();
+await using (P2pStream ping = await conn.OpenStreamAsync(PingId))
+{
+    var payload = new byte[32];
+    for (int i = 0; i < pings; i++)
+    {
+        Random.Shared.NextBytes(payload);
+        long t0 = Stopwatch.GetTimestamp();
+        await ping.Output.WriteAsync(payload);
+        await ReadExactlyAsync(ping.Input, 32);
+        onStream.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+    }
+}
+double tcp = P50(await TcpPingPongAsync(pings));
+double newStreamP50 = P50(perPing), onStreamP50 = P50(onStream);
+Console.WriteLine($"ping p50, libp2p ping (new stream each), ours:  {newStreamP50,8:0.0} µs   ({newStreamP50 / tcp:0.0}x raw TCP)");
+if (jsPingP50 is { } jp)
+{
+    Console.WriteLine($"ping p50, libp2p ping (new stream each), js:    {jp,8:0.0} µs   (ours / js: {newStreamP50 / jp:0.00}x)");
+}
+Console.WriteLine($"ping p50, 32 bytes on one open stream, ours:    {onStreamP50,8:0.0} µs   ({onStreamP50 / tcp:0.0}x raw TCP)");
+Console.WriteLine($"ping p50, raw TCP ping-pong in C#:              {tcp,8:0.0} µs");
+
+// ---- dial -----------------------------------------------------------------------------------------------------
+await using (var c = new P2pNode(NodeKey.Generate()))
+{
+    var dialOnly = new List<double>();
+    var withIdentify = new List<double>();
+    for (int i = 0; i < dials + 10; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        PeerConnection d = await c.DialAsync(bAddr);
+        double secured = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        await d.Identified;
+        double identified = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        if (i >= 10)
+        {
+            dialOnly.Add(secured);
+            withIdentify.Add(identified);
+        }
+        await d.CloseAsync();
+    }
+    double p50 = P50(dialOnly);
+    Console.WriteLine($"dial p50, TCP + Noise + Yamux, ours:            {p50 / 1000,8:0.00} ms");
+    if (jsDialP50 is { } jd)
+    {
+        Console.WriteLine($"dial p50, TCP + Noise + Yamux, js:              {jd / 1000,8:0.00} ms   (ours / js: {p50 / jd:0.00}x)");
+    }
+    Console.WriteLine($"dial p50, + identify answered, ours:            {P50(withIdentify) / 1000,8:0.00} ms");
+}
+return 0;
+
+int Arg(string name, int fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+static double P50(IEnumerable<double> samples)
+{
+    double[] s = [.. samples.Order()];
+    return s[s.Length / 2];
+}
+
+// Sends `size` bytes in 64 KiB chunks while reading the echo back and checking it; the time until the last byte returns.
+static async Task<TimeSpan> EchoAsync(PeerConnection conn, long size)
+{
+    await using P2pStream stream = await conn.OpenStreamAsync(Echo);
+    var chunk = new byte[64 * 1024];
+    for (int i = 0; i < chunk.Length; i++)
+    {
+        chunk[i] = (byte)(i * 31 + 7);
+    }
+    long t0 = Stopwatch.GetTimestamp();
+    Task send = Task.Run(async () =>
+    {
+        for (long sent = 0; sent < size; sent += chunk.Length)
+        {
+            await stream.Output.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, size - sent)));
+        }
+        await stream.Output.CompleteAsync();
+    });
+    long received = 0;
+    while (true)
+    {
+        ReadResult r = await stream.Input.ReadAsync();
+        foreach (ReadOnlyMemory<byte> m in r.Buffer)
+        {
+            ReadOnlySpan<byte> span = m.Span;
+            int offset = (int)(received % chunk.Length);
+            for (int i = 0; i < span.Length;)
+            {
+                int n = Math.Min(span.Length - i, chunk.Length - offset);
+                if (!span.Slice(i, n).SequenceEqual(chunk.AsSpan(offset, n)))
+                {
+                    throw new InvalidOperationException($"echo differs near byte {received + i}");
+                }
+                i += n;
+                offset = 0;
+            }
+            received += span.Length;
+        }
+        stream.Input.AdvanceTo(r.Buffer.End);
+        if (r.IsCompleted)
+        {
+            break;
+        }
+    }
+    await send;
+    TimeSpan elapsed = Stopwatch.GetElapsedTime(t0);
+    if (received != size)
+    {
+        throw new InvalidOperationException($"echo returned {received} of {size} bytes");
+    }
+    return elapsed;
+}
+
+static async Task ReadExactlyAsync(PipeReader input, int count)
+{
+    while (true)
+    {
+        ReadResult r = await input.ReadAsync();
+        if (r.Buffer.Length >= count)
+        {
+            input.AdvanceTo(r.Buffer.GetPosition(count));
+            return;
+        }
+        if (r.IsCompleted)
+        {
+            throw new InvalidOperationException("the stream ended");
+        }
+        input.AdvanceTo(r.Buffer.Start, r.Buffer.End);
+    }
+}
+
+static async Task<List<double>> TcpPingPongAsync(int count)
+{
+    using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+    listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    listener.Listen();
+    using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+    Task<Socket> accepted = listener.AcceptAsync();
+    await client.ConnectAsync(listener.LocalEndPoint!);
+    using Socket server = await accepted;
+    server.NoDelay = true;
+    Task echo = Task.Run(async () =>
+    {
+        var buf = new byte[32];
+        while (true)
+        {
+            int got = 0;
+            while (got < 32)
+            {
+                int n = await server.ReceiveAsync(buf.AsMemory(got));
+                if (n == 0)
+                {
+                    return;
+                }
+                got += n;
+            }
+            await server.SendAsync(buf);
+        }
+    });
+    var rtts = new List<double>();
+    var b = new byte[32];
+    for (int i = 0; i < count + 100; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        await client.SendAsync(b);
+        int got = 0;
+        while (got < 32)
+        {
+            got += await client.ReceiveAsync(b.AsMemory(got));
+        }
+        if (i >= 100)
+        {
+            rtts.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+        }
+    }
+    client.Shutdown(SocketShutdown.Both);
+    await echo;
+    return rtts;
+}
+
+/// <summary>The js-libp2p peer of tests/interop/libp2p-js (JSON-line commands on stdin, answers on stdout).</summary>
+internal sealed class JsPeer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private int _id;
+
+    private JsPeer(Process process, string ip4)
+    {
+        _process = process;
+        Ip4 = ip4;
+    }
+
+    public string Ip4 { get; }
+
+    public static async Task<JsPeer> StartAsync(string directory)
+    {
+        var psi = new ProcessStartInfo("node", ["--import", "./polyfill.mjs", "peer.mjs", "--key", "secp256k1"])
+        {
+            WorkingDirectory = directory,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        };
+        Process p = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
+        string line = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))
+            ?? throw new InvalidOperationException("the js peer ended before it was ready");
+        JsonNode ready = JsonNode.Parse(line)!;
+        string ip4 = ready["addrs"]!.AsArray().Select(n => n!.GetValue<string>()).First(s => s.StartsWith("/ip4/", StringComparison.Ordinal));
+        return new JsPeer(p, ip4);
+    }
+
+    /// <summary>One command at a time: the answer is the next line.</summary>
+    public async Task<JsonNode> AskAsync(JsonObject command)
+    {
+        command["id"] = ++_id;
+        await _process.StandardInput.WriteLineAsync(command.ToJsonString());
+        await _process.StandardInput.FlushAsync();
+        string line = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(5))
+            ?? throw new InvalidOperationException("the js peer ended");
+        JsonNode answer = JsonNode.Parse(line)!;
+        if (answer["ok"]?.GetValue<bool>() != true)
+        {
+            throw new InvalidOperationException($"js peer: {answer["error"]}");
+        }
+        return answer;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}
