@@ -2,7 +2,7 @@
 # Builds the bundled standard image (@std) into $1/std (default ./build/std), linking our guests against
 # the C guest SDK with sdk/build.sh (objects and generated code under $1/sdk):
 #   kernel/       (several .c files)  -> std/boot/main.wasm   the standard kernel, pid0 (spec/shell.md)
-#   bin/<cmd>.c                       -> std/bin/<cmd>.wasm   the standard commands
+#   commands/<cmd>.c                  -> std/bin/<cmd>.wasm   the standard commands
 # Incremental: sdk/build.sh rebuilds only what changed, and a module is copied into std/ only when it differs.
 # CAPNPC_C names the capnpc-c plugin (else sdk/build.sh builds it with dotnet).
 set -euo pipefail
@@ -14,7 +14,7 @@ if ! command -v clang-14 >/dev/null; then
   echo "guest/build.sh: clang-14 is missing (run scripts/install-deps.sh, or apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)" >&2
   exit 1
 fi
-bins=("$here"/bin/*.c)
+bins=("$here"/commands/*.c)
 "$here/sdk/build.sh" "$out/sdk" "$here/kernel/" "${bins[@]}" >/dev/null
 install_if_changed() { # install_if_changed <built> <destination>
   mkdir -p "$(dirname "$2")"
