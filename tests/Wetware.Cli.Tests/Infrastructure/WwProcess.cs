@@ -97,7 +97,7 @@ internal sealed class WwProcess : IAsyncDisposable
     public async Task<string> WaitUntilAsync(Func<string, bool> seen, string what, bool stderr = false)
     {
         using var timeout = new CancellationTokenSource(Timeout);
-        for (;;)
+        while (true)
         {
             Task changed;
             string text;
