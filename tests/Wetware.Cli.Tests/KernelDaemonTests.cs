@@ -87,4 +87,22 @@ public sealed class KernelDaemonTests(BuiltGuests guests) : IClassFixture<BuiltG
         Assert.Single(Events(ww.Error), e => Is(e, "service-start", "fine"));
         Assert.Contains("{\"event\":\"stopped\"}", ww.Error);
     }
+
+    [Fact]
+    public async Task TheExportedMembraneRefusesGraftsWithoutAnAuthorizedSigner()
+    {
+        // graftprobe (pid0) runs the kernel as a child in daemon mode and grafts onto what it exports.
+        // The child sees no image, so it has no /etc/authorized_keys: nobody may graft.
+        string image = Path.Combine(_scratch, "probe");
+        Directory.CreateDirectory(Path.Combine(image, "boot"));
+        File.Copy(Path.Combine(guests.SdkTests, "graftprobe.wasm"), Path.Combine(image, "boot", "main.wasm"));
+        File.Copy(Path.Combine(guests.Std, "boot", "main.wasm"), Path.Combine(image, "kernel.wasm"));
+
+        await using WwProcess ww = WwProcess.WithPipes("run", "--port", "0", image);
+        ww.CloseInput();
+        Assert.Equal(0, await ww.ExitAsync());
+        Assert.Equal(
+            "ready: yes\nunsigned: graft auth failed: missing signer\nsigned: graft auth failed: key not authorized\nepoch: 0\nexit: 0\n",
+            ww.Output);
+    }
 }

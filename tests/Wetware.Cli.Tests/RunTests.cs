@@ -18,6 +18,9 @@ public sealed class BuiltGuests
         Run("tests/guests/build.sh", root, Tests);
         string built = Path.Combine(AppContext.BaseDirectory, "guest-build");
         Run("guest/build.sh", root, built);
+        // Guests that use the guest SDK (tests/guests/sdk/*.c), linked by guest/sdk/build.sh.
+        SdkTests = Path.Combine(Tests, "sdk");
+        Run("guest/sdk/build.sh", root, SdkTests, [.. Directory.GetFiles(Path.Combine(root, "tests", "guests", "sdk"), "*.c")]);
         Std = Path.Combine(built, "std");
         Cache = Path.Combine(AppContext.BaseDirectory, "module-cache");
     }
@@ -25,6 +28,9 @@ public sealed class BuiltGuests
     public string Tests { get; }
 
     public string Std { get; }
+
+    /// <summary>Where tests/guests/sdk/NAME.c is built, as NAME.wasm.</summary>
+    public string SdkTests { get; }
 
     public string Cache { get; }
 
@@ -36,9 +42,9 @@ public sealed class BuiltGuests
     public static string WwBinary { get; } = typeof(BuiltGuests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
         .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "WwBinary").Value!;
 
-    private static void Run(string script, string root, string output)
+    private static void Run(string script, string root, string output, params string[] args)
     {
-        var psi = new ProcessStartInfo("bash", [Path.Combine(root, script), output]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, script), output, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["CAPNPC_C"] = CapnpcC;
         using Process p = Process.Start(psi)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
