@@ -2,12 +2,13 @@
 # Installs what the build and the tests need, idempotently: Debian packages
 # (the official Cap'n Proto compiler and C++ library, used by the code
 # generator, the conformance tests and the benchmark; clang, lld and wasi-libc,
-# which build the C guests to wasm32-wasi), Node.js with the interop scripts' pinned npm packages, and the
+# which build the C guests to wasm32-wasi; bsdutils for script(1), the pseudo-terminal the kernel's shell
+# tests run ww in), Node.js with the interop scripts' pinned npm packages, and the
 # .NET packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
+apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 bsdutils)
 
 missing=()
 for p in "${apt_packages[@]}"; do

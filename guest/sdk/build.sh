@@ -3,9 +3,10 @@
 #   1. generates C readers and builders with capnpc-c from schema/*.capnp and rpc.capnp into OUT/gen,
 #   2. compiles the runtime (guest/sdk/src) and the generated code into OUT/obj,
 #   3. links every guest/sdk/examples/*.c into OUT/examples/<name>.wasm,
-#   4. and links each extra GUEST.c given into OUT/<name>.wasm.
+#   4. and links each extra GUEST.c given into OUT/<name>.wasm, and each GUEST directory given (a
+#      guest made of several files: every .c in it, its .h files as dependencies) into OUT/<dir>.wasm.
 #
-#   guest/sdk/build.sh [OUT] [--schema FILE.capnp]... [--import DIR]... [GUEST.c]...
+#   guest/sdk/build.sh [OUT] [--schema FILE.capnp]... [--import DIR]... [GUEST.c | GUEST/]...
 #
 # --schema generates C for more schemas (their .c is linked into the extra guests); --import adds
 # an import path for them. CAPNPC_C names the plugin; without it the plugin is built with dotnet.
@@ -15,7 +16,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$here/build"
-if [ $# -gt 0 ] && [[ "$1" != --* ]] && [[ "$1" != *.c ]]; then out="$1"; shift; fi
+if [ $# -gt 0 ] && [[ "$1" != --* ]] && [[ "$1" != *.c ]] && [[ "$1" != */ ]]; then out="$1"; shift; fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 schemas=() imports=() guests=()
@@ -102,6 +103,28 @@ for src in "$here"/examples/*.c; do
   link "$src" "$out/examples/$(basename "$src" .c).wasm" "${sdk_objs[@]}"
 done
 for src in ${guests[@]+"${guests[@]}"}; do
+  if [ -d "$src" ]; then
+    # A guest directory: its objects go to OUT/obj/<dir>/, rebuilt when a source or one of its headers moves.
+    name="$(basename "$src")"
+    mkdir -p "$obj/$name"
+    own_headers=("$src"/*.h)
+    [ -e "${own_headers[0]}" ] || own_headers=()
+    guest_objs=()
+    for c in "$src"/*.c; do
+      o="$obj/$name/$(basename "$c" .c).o"
+      if newer "$o" "$c" ${own_headers[@]+"${own_headers[@]}"} "${headers[@]}"; then
+        "${cc[@]}" -c "$c" -o "$o.tmp.$$"
+        mv "$o.tmp.$$" "$o"
+      fi
+      guest_objs+=("$o")
+    done
+    dst="$out/$name.wasm"
+    if newer "$dst" "${guest_objs[@]}" "${sdk_objs[@]}" ${extra_objs[@]+"${extra_objs[@]}"} "$here/build.sh"; then
+      "${cc[@]}" ${strip[@]+"${strip[@]}"} "${guest_objs[@]}" "${sdk_objs[@]}" ${extra_objs[@]+"${extra_objs[@]}"} -o "$dst.tmp.$$"
+      mv "$dst.tmp.$$" "$dst"
+    fi
+    continue
+  fi
   link "$src" "$out/$(basename "$src" .c).wasm" "${sdk_objs[@]}" ${extra_objs[@]+"${extra_objs[@]}"}
 done
 echo "$out"

@@ -18,6 +18,9 @@ public sealed class BuiltGuests
         Run("tests/guests/build.sh", root, Tests);
         string built = Path.Combine(AppContext.BaseDirectory, "guest-build");
         Run("guest/build.sh", root, built);
+        // Guests that use the guest SDK (tests/guests/sdk/*.c), linked by guest/sdk/build.sh.
+        SdkTests = Path.Combine(Tests, "sdk");
+        Run("guest/sdk/build.sh", root, SdkTests, [.. Directory.GetFiles(Path.Combine(root, "tests", "guests", "sdk"), "*.c")]);
         Std = Path.Combine(built, "std");
         Cache = Path.Combine(AppContext.BaseDirectory, "module-cache");
     }
@@ -26,11 +29,23 @@ public sealed class BuiltGuests
 
     public string Std { get; }
 
+    /// <summary>Where tests/guests/sdk/NAME.c is built, as NAME.wasm.</summary>
+    public string SdkTests { get; }
+
     public string Cache { get; }
 
-    private static void Run(string script, string root, string output)
+    /// <summary>The capnpc-c plugin guest/build.sh generates the SDK's code with (built before the tests).</summary>
+    public static string CapnpcC { get; } = typeof(BuiltGuests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "CapnpcC").Value!;
+
+    /// <summary>The built <c>ww</c> executable, with the bundled image (std/) beside it.</summary>
+    public static string WwBinary { get; } = typeof(BuiltGuests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "WwBinary").Value!;
+
+    private static void Run(string script, string root, string output, params string[] args)
     {
-        var psi = new ProcessStartInfo("bash", [Path.Combine(root, script), output]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, script), output, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["CAPNPC_C"] = CapnpcC;
         using Process p = Process.Start(psi)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
@@ -120,22 +135,23 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
     [Fact]
     public async Task WithNoLayerTheBundledImageBoots()
     {
-        var (code, output, _) = await Ww("run");
+        // The standard kernel in daemon mode (stdin is no terminal): ready, then end of input ends it.
+        var (code, _, error) = await Ww("run");
         Assert.Equal(0, code);
-        Assert.Contains("Wetware pid0", output);
-        Assert.Contains("/boot/main.wasm", output);
+        Assert.Contains("{\"event\":\"ready\",\"peer_id\":\"16Uiu2", error);
     }
 
     [Fact]
     public async Task LayersMergeAndPid0SeesTheMergedImage()
     {
-        // @std's kernel lists the image: our layer's files appear beside its own.
+        // @std's kernel, as a shell, lists the image: our layer's files appear beside its own.
         string extra = Image("extra", null, ("bin/tool", "x"), ("etc/motd", "hi"));
-        var (code, output, _) = await Ww("run", "@std", extra);
+        var (code, output, _) = await Ww("(ls \"/bin\")\n(ls \"/etc\")\n(ls \"/boot\")\n", true, CancellationToken.None, "run", "@std", extra);
         Assert.Equal(0, code);
-        Assert.Contains("/bin/tool", output);
-        Assert.Contains("/etc/motd", output);
-        Assert.Contains("/boot/main.wasm", output);
+        Assert.Contains("\ntool\n", output);
+        Assert.Contains("echo.wasm\n", output);
+        Assert.Contains("motd\n", output);
+        Assert.Contains("main.wasm\n", output);
     }
 
     [Fact]
