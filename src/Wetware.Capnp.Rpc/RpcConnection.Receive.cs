@@ -541,7 +541,7 @@ public sealed partial class RpcConnection
             {
                 // The results are initialized up front (a Return carries them even if the server writes none).
                 payload = r.InitResults();
-                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer);
+                context = new CallContext(call.InterfaceId, call.MethodId, call.Params.Content, paramCaps, payload.Content, answer, _options.Peer);
                 await local.Server.DispatchAsync(context).ConfigureAwait(false);
                 ExportResults(answer, payload, context.ResultCaps);
                 SetOutcome(answer, payload.AsReader().Content, context.TakeResultCaps(), null, reply); // the answer owns them now

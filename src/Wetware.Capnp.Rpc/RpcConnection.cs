@@ -20,6 +20,12 @@ public sealed record RpcConnectionOptions
 
     /// <summary>Limits applied to every incoming message.</summary>
     public ReaderOptions Reader { get; init; } = ReaderOptions.Default;
+
+    /// <summary>
+    /// Who is at the other end, as the application names it (a network peer's id, say): servers see it as
+    /// <see cref="CallContext.Caller"/> on the calls that arrive over this connection. Null: not said.
+    /// </summary>
+    public object? Peer { get; init; }
 }
 
 /// <summary>Counts of the connection's tables, for tests and diagnostics.</summary>

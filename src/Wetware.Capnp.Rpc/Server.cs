@@ -29,8 +29,9 @@ public sealed class CallContext
     }
 
     /// <summary>A connection's call: its results struct is already allocated, its token made only if asked for.</summary>
-    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, AnyPointerBuilder results, CallCancellation cancellation)
+    internal CallContext(ulong interfaceId, ushort methodId, AnyPointerReader parameters, CapabilityHook?[] paramCaps, AnyPointerBuilder results, CallCancellation cancellation, object? caller)
     {
+        Caller = caller;
         InterfaceId = interfaceId;
         MethodId = methodId;
         Params = parameters;
@@ -40,6 +41,12 @@ public sealed class CallContext
     }
 
     public ulong InterfaceId { get; }
+
+    /// <summary>
+    /// The <see cref="RpcConnectionOptions.Peer"/> of the connection this call arrived over (the nearest
+    /// hop), or null for a call made in this process or over a connection that names no peer.
+    /// </summary>
+    public object? Caller { get; }
 
     public ushort MethodId { get; }
 

@@ -125,8 +125,11 @@ internal sealed class SignerServer(HostContext host, string domain) : Signer.Ser
 {
     public override ValueTask SignAsync(Signer.SignParams.Reader @params, Signer.SignResults.Builder results, CallContext context)
     {
-        // The sign call came from this node (a guest's membrane): the audience is our own Peer ID.
-        byte[] payload = MembraneServer.GraftPayload(@params.Nonce, @params.EpochSeq, host.Identity.PeerId.Span);
+        // The audience is the node the sign call came from (shared/spec/identity.md): the peer at the other end
+        // of the network connection it arrived over, or this node itself for a call from one of our guests. A
+        // challenge relayed through a third node is thus signed for that node, and the challenger refuses it.
+        ReadOnlyMemory<byte> audience = context.Caller is Identity.PeerId peer ? peer.Bytes : host.Identity.PeerId;
+        byte[] payload = MembraneServer.GraftPayload(@params.Nonce, @params.EpochSeq, audience.Span);
         results.SetSig(host.Identity.Sign(domain, MembraneServer.GraftPayloadType, payload));
         results.SetPublicKey(host.Identity.PublicKey.Span);
         return ValueTask.CompletedTask;

@@ -39,7 +39,10 @@ internal sealed class CapabilityExport(Func<Task<Capability?>> export, ILogger l
         {
             refusal = $"pid0 did not say what it exports within {ExportTimeout.TotalSeconds:0.#} s";
         }
-        RpcConnectionOptions? options = refusal is null ? null : new RpcConnectionOptions { NoBootstrapReason = refusal };
+        // Calls that arrive over the stream name its peer (CallContext.Caller): a Signer asked through it signs for that peer.
+        var options = refusal is null
+            ? new RpcConnectionOptions { Peer = stream.RemotePeer }
+            : new RpcConnectionOptions { Peer = stream.RemotePeer, NoBootstrapReason = refusal };
         var rpc = new RpcConnection(stream, exported, options);
         rpc.Start();
         try
@@ -146,7 +149,7 @@ internal static class NodeCalls
         {
             throw new RpcException(e.Error == P2pError.Closed ? RpcErrorType.Disconnected : RpcErrorType.Failed, $"host.dial: {e.Reason}");
         }
-        var rpc = new RpcConnection(stream);
+        var rpc = new RpcConnection(stream, null, new RpcConnectionOptions { Peer = stream.RemotePeer });
         var link = new DialedLink(rpc, stream, peer, logger);
         rpc.Start();
         Capability remote;

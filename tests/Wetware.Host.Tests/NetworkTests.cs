@@ -88,6 +88,72 @@ public sealed class NetworkTests : IAsyncLifetime
         Assert.Equal(10u, inc.Results.Value);
     }
 
+    /// <summary>
+    /// pid0's export that challenges a signer as a guarded Membrane does: sign(nonce, seq), then the signature
+    /// must verify for this node as the audience (shared/spec/identity.md).
+    /// </summary>
+    private sealed class Challenger(NodeKey self) : Membrane.Server
+    {
+        public override async ValueTask GraftAsync(Membrane.GraftParams.Reader @params, Membrane.GraftResults.Builder results, CallContext context)
+        {
+            using Signer.Client signer = context.GetParamClient<Signer.Client>(@params.Signer) ?? throw new RpcException(RpcErrorType.Failed, "graft auth failed: missing signer");
+            using Response<Signer.SignResults.Reader> signed = await signer.SignAsync(77, 0).AsTask().WaitAsync(Timeout);
+            byte[] payload = MembraneServer.GraftPayload(77, 0, self.PeerId.Bytes.Span);
+            if (!new NodeKeyIdentity(self).Verify(signed.Results.PublicKey.Span, MembraneServer.GraftDomain, MembraneServer.GraftPayloadType, payload, signed.Results.Sig.Span))
+            {
+                throw new RpcException(RpcErrorType.Failed, "graft auth failed: signature not for this node");
+            }
+        }
+    }
+
+    /// <summary>pid0's export on a third node that passes grafts on to another node's export.</summary>
+    private sealed class Relay(Func<Task<Membrane.Client>> target) : Membrane.Server
+    {
+        public override async ValueTask GraftAsync(Membrane.GraftParams.Reader @params, Membrane.GraftResults.Builder results, CallContext context)
+        {
+            using Signer.Client? signer = context.GetParamClient<Signer.Client>(@params.Signer);
+            using Membrane.Client membrane = await target();
+            using Response<Membrane.GraftResults.Reader> r = await membrane.GraftAsync(signer).AsTask().WaitAsync(Timeout);
+        }
+    }
+
+    private static async Task<Membrane.Client> DialMembraneAsync(Schema.Host.Client host, P2pNode node)
+    {
+        using Echo.Client dialed = await host.DialEchoAsync(node);
+        return new Membrane.Client(dialed.Capability.Clone());
+    }
+
+    [Fact]
+    public async Task ASignerAskedOverTheNetworkSignsForTheAskingNodeSoARelayedChallengeFails()
+    {
+        // A's export knows A's key; Z's export dials A through Z's own session.
+        var aHost = new TaskCompletionSource<NetHost>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var zHost = new TaskCompletionSource<NetHost>(TaskCreationOptions.RunContinuationsAsynchronously);
+        NetHost a = await StartAsync(async () => Capability.FromServer(new Challenger((await aHost.Task).Key)));
+        aHost.SetResult(a);
+        NetHost z = await StartAsync(() => Task.FromResult<Capability?>(Capability.FromServer(new Relay(async () =>
+        {
+            NetHost self = await zHost.Task;
+            return await DialMembraneAsync((await self.Session).Host, a.Node);
+        }))));
+        zHost.SetResult(z);
+        NetHost b = await StartAsync(null);
+        Session s = await b.Session;
+        using Response<Schema.Identity.SignerResults.Reader> signerResponse = await s.Identity.SignerAsync(MembraneServer.GraftDomain).AsTask().WaitAsync(Timeout);
+        using Signer.Client signer = signerResponse.GetClient<Signer.Client>(signerResponse.Results.Signer)!;
+
+        // Direct: B's signer, asked by A over the B-A connection, signs for A.
+        using (Membrane.Client direct = await DialMembraneAsync(s.Host, a.Node))
+        using (await direct.GraftAsync(signer).AsTask().WaitAsync(Timeout))
+        {
+        }
+
+        // Relayed: A's challenge reaches B's signer through Z, so B signs for Z, and A refuses it.
+        using Membrane.Client relayed = await DialMembraneAsync(s.Host, z.Node);
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await relayed.GraftAsync(signer).AsTask().WaitAsync(Timeout));
+        Assert.Equal("graft auth failed: signature not for this node", e.Reason);
+    }
+
     [Fact]
     public async Task PipelinedCallsCrossTheNetwork()
     {
@@ -238,6 +304,8 @@ public sealed class NetworkTests : IAsyncLifetime
     private sealed class NetHost(NodeKey key, P2pNode node, HostHarness harness, Task<Session> session) : IAsyncDisposable
     {
         public P2pNode Node => node;
+
+        public NodeKey Key => key;
 
         public Task<Session> Session => session;
 
