@@ -321,9 +321,31 @@ public sealed class StopTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, 
         };
     }
 
-    /// <summary>A stdin that never ends (like a terminal nobody types into).</summary>
-    private sealed class EndlessInput : Stream
+    /// <summary>pid0's stdout: says when the guest first wrote (it has started).</summary>
+    private sealed class FirstWrite : MemoryStream
     {
+        private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Written => _written.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            base.Write(buffer, offset, count);
+            _written.TrySetResult();
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await base.WriteAsync(buffer, cancellationToken);
+            _written.TrySetResult();
+        }
+    }
+
+    /// <summary>A stdin that never ends (like a terminal nobody types into), after an optional first chunk.</summary>
+    private sealed class EndlessInput(byte[]? first = null) : Stream
+    {
+        private byte[]? _first = first;
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -333,6 +355,12 @@ public sealed class StopTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (_first is { } first)
+            {
+                _first = null;
+                first.CopyTo(buffer);
+                return first.Length;
+            }
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return 0;
         }
@@ -345,10 +373,10 @@ public sealed class StopTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, 
     public async Task AStopClosesStdinAndAGuestThatReadsItExitsOnItsOwn()
     {
         using var stop = new CancellationTokenSource();
-        var output = new MemoryStream();
-        Task<int> run = Wetware.Host.Pid0.RunAsync(Options("cat", new EndlessInput(), output), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
-        await Task.Delay(500);
-        Assert.False(run.IsCompleted); // cat waits on stdin
+        var output = new FirstWrite();
+        Task<int> run = Wetware.Host.Pid0.RunAsync(Options("cat", new EndlessInput("started\n"u8.ToArray()), output), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
+        await output.Written; // cat runs: it copied the first line
+        Assert.False(run.IsCompleted); // and waits on stdin for more
         stop.Cancel();
         Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(10))); // end of file, then a normal exit
     }
@@ -357,9 +385,9 @@ public sealed class StopTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, 
     public async Task AStopKillsAGuestThatIgnoresItAfterTheGracePeriod()
     {
         using var stop = new CancellationTokenSource();
-        var output = new MemoryStream();
+        var output = new FirstWrite();
         Task<int> run = Wetware.Host.Pid0.RunAsync(Options("spin", new EndlessInput(), output), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
-        await Task.Delay(500);
+        await output.Written; // "spinning"
         var clock = Stopwatch.StartNew();
         stop.Cancel();
         Assert.Equal(137, await run.WaitAsync(TimeSpan.FromSeconds(10)));
