@@ -105,4 +105,93 @@ public sealed class KernelDaemonTests(BuiltGuests guests) : IClassFixture<BuiltG
             "ready: yes\nunsigned: graft auth failed: missing signer\nsigned: graft auth failed: key not authorized\nepoch: 0\nexit: 0\n",
             ww.Output);
     }
+
+    /// <summary>A TCP port free a moment ago (ww logs its listen address only at info; tests run it at warn).</summary>
+    internal static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>A daemon (the standard kernel behind pipes) with its own key, listening on a known port, ready.</summary>
+    internal static async Task<(WwProcess Ww, Identity.PeerId Peer, int Port)> StartDaemonAsync(string scratch, string name, string layer)
+    {
+        string key = Path.Combine(scratch, name + ".key");
+        using Identity.NodeKey k = Identity.NodeKey.Generate();
+        k.Save(key);
+        int port = FreePort();
+        WwProcess ww = WwProcess.WithPipes("run", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--identity", key, "@std", layer);
+        await ww.WaitForAsync("{\"event\":\"ready\"", stderr: true);
+        return (ww, k.PeerId, port);
+    }
+
+    private (string Image, string Key, Identity.PeerId Peer) Client(string name)
+    {
+        string image = Path.Combine(_scratch, name);
+        Directory.CreateDirectory(Path.Combine(image, "boot"));
+        File.Copy(Path.Combine(guests.SdkTests, "remotegraft.wasm"), Path.Combine(image, "boot", "main.wasm"));
+        string key = Path.Combine(_scratch, name + ".key");
+        using Identity.NodeKey k = Identity.NodeKey.Generate();
+        k.Save(key);
+        return (image, key, k.PeerId);
+    }
+
+    private static async Task<string> RemoteGraftAsync((string Image, string Key, Identity.PeerId Peer) client, Identity.PeerId daemon, int port)
+    {
+        await using WwProcess ww = WwProcess.WithPipes("run", "--port", "0", "--identity", client.Key, client.Image);
+        var addr = P2p.Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{port}");
+        await ww.SendAsync($"{Convert.ToHexStringLower(daemon.Bytes.Span)} {Convert.ToHexStringLower(addr.Bytes.Span)}\n");
+        ww.CloseInput();
+        Assert.True(await ww.ExitAsync() == 0, ww.Output + ww.Error);
+        return ww.Output;
+    }
+
+    [Fact]
+    public async Task ARemoteNodeGraftsOntoTheDaemonsExportOnlyWithAnAuthorizedKey()
+    {
+        var allowed = Client("allowed");
+        var stranger = Client("stranger");
+        string layer = Path.Combine(_scratch, "daemon");
+        Directory.CreateDirectory(Path.Combine(layer, "etc"));
+        File.WriteAllText(Path.Combine(layer, "etc", "authorized_keys"), $"# who may graft\n{allowed.Peer}\n");
+        var (daemon, peer, port) = await StartDaemonAsync(_scratch, "d", layer);
+        await using (daemon)
+        {
+            string granted = await RemoteGraftAsync(allowed, peer, port);
+            Assert.Contains("unsigned: graft auth failed: missing signer\n", granted);
+            // The session it gets is the daemon node's: host.id names it.
+            Assert.Contains($"signed: grafted, remote host.id {Convert.ToHexStringLower(peer.Bytes.Span)}, echo over the network\n", granted);
+
+            string refused = await RemoteGraftAsync(stranger, peer, port);
+            Assert.Contains("signed: graft auth failed: key not authorized\n", refused);
+            daemon.CloseInput();
+            Assert.Equal(0, await daemon.ExitAsync());
+        }
+    }
+
+    [Fact]
+    public async Task ADaemonDialsThePeersOfItsBootstrapFile()
+    {
+        string empty = Path.Combine(_scratch, "first");
+        Directory.CreateDirectory(empty);
+        var (first, peer, port) = await StartDaemonAsync(_scratch, "first", empty);
+        await using (first)
+        {
+            string layer = Path.Combine(_scratch, "second");
+            Directory.CreateDirectory(Path.Combine(layer, "etc"));
+            string addr = $"/ip4/127.0.0.1/tcp/{port}/p2p/{peer}";
+            File.WriteAllText(Path.Combine(layer, "etc", "bootstrap"), addr + "\n");
+            var (second, _, _) = await StartDaemonAsync(_scratch, "second", layer);
+            await using (second)
+            {
+                string seen = await second.WaitUntilAsync(t => Has(t, e => Is(e, "bootstrap-connected") && e.GetProperty("addr").GetString() == addr), "the bootstrap peer connected", stderr: true);
+                Assert.DoesNotContain("bootstrap-failed", seen);
+                second.CloseInput();
+                Assert.Equal(0, await second.ExitAsync());
+            }
+            first.CloseInput();
+            Assert.Equal(0, await first.ExitAsync());
+        }
+    }
 }

@@ -178,6 +178,24 @@ public sealed class KernelShellTests(BuiltGuests guests) : IClassFixture<BuiltGu
     }
 
     [Fact]
+    public async Task HostConnectReachesAnotherNodeAndHostPeersListsIt()
+    {
+        string empty = Path.Combine(_scratch, "daemon");
+        Directory.CreateDirectory(empty);
+        var (daemon, peer, port) = await KernelDaemonTests.StartDaemonAsync(_scratch, "daemon", empty);
+        await using (daemon)
+        {
+            await using Shell shell = await Shell.StartAsync();
+            Assert.Equal("[]", await shell.LineAsync("(host peers)"));
+            Assert.Equal("nil", await shell.LineAsync($"(host connect \"/ip4/127.0.0.1/tcp/{port}/p2p/{peer}\")"));
+            string peers = await shell.LineAsync("(host peers)");
+            Assert.StartsWith($"[{{:id \"{peer}\" :addrs [", peers);
+            Assert.Contains($"\"/ip4/127.0.0.1/tcp/{port}\"", peers);
+            Assert.Equal(0, await shell.CtrlDAsync());
+        }
+    }
+
+    [Fact]
     public async Task PathCommandsRunFromTheMergedImageAndReportFailures()
     {
         string layer = TestLayer();
