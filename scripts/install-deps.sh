@@ -2,12 +2,13 @@
 # Installs what the build and the tests need, idempotently: Debian packages
 # (the official Cap'n Proto compiler and C++ library, used by the code
 # generator, the conformance tests and the benchmark; clang, lld and wasi-libc,
-# which build the C guests to wasm32-wasi), Node.js with the interop scripts' pinned npm packages, and the
+# which build the C guests to wasm32-wasi; ipfs-cid, whose `ipfs_cid` computes
+# file CIDs independently of the IPFS node for Wetware.Ipfs.Tests), Node.js with the interop scripts' pinned npm packages, and the
 # .NET packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
+apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 ipfs-cid)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -32,6 +33,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 tests/interop/identity/install.sh
 tests/interop/libp2p-js/install.sh
+tests/interop/ipfs/install.sh
 
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK (dotnet) is not on PATH" >&2
