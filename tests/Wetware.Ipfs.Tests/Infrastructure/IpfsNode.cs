@@ -9,8 +9,8 @@ namespace Wetware.Ipfs.Tests;
 /// A real js-ipfs node (tests/interop/ipfs, pinned by its package-lock.json, installed by install.sh on first
 /// use): `jsipfs init --profile test` in a temporary repo, then `daemon --offline` with the API, Gateway, RPC
 /// (gRPC) and Swarm addresses on ports the system picks (port 0), so parallel nodes never collide. Ready when
-/// /api/v0/id answers. Disposing it stops the daemon and deletes the repo; daemon.sh also stops the daemon
-/// when this process dies, so no node is left behind.
+/// /api/v0/id answers. Disposing it stops the daemon and deletes the repo; daemon.sh also stops the daemon and
+/// deletes the repo when this process dies, so nothing is left behind.
 /// </summary>
 public sealed partial class IpfsNode : IAsyncLifetime, IAsyncDisposable
 {
@@ -82,6 +82,7 @@ public sealed partial class IpfsNode : IAsyncLifetime, IAsyncDisposable
             RedirectStandardError = true,
         };
         psi.Environment["IPFS_PATH"] = repo;
+        psi.Environment["WW_IPFS_DELETE_ON_EXIT"] = _repo;
         _daemon = Process.Start(psi) ?? throw new InvalidOperationException("the js-ipfs daemon did not start");
         _daemon.OutputDataReceived += (_, e) => OnLine(e.Data);
         _daemon.ErrorDataReceived += (_, e) => OnLine(e.Data);
