@@ -38,12 +38,24 @@ internal sealed class Call : IDisposable
         _cts.CancelAfter(timeout);
     }
 
-    /// <summary>Progress: a streaming call may now wait a whole timeout again.</summary>
+    /// <summary>We wait on the node now (a read or a write): a streaming call may wait a whole timeout again.</summary>
     public void Progress()
     {
         if (!_deadline)
         {
             _cts.CancelAfter(_timeout);
+        }
+    }
+
+    /// <summary>
+    /// We do not wait on the node now (our caller is busy with what it got, or producing what we send): a stall
+    /// timer must not count that against the node. A deadline keeps running.
+    /// </summary>
+    public void Pause()
+    {
+        if (!_deadline)
+        {
+            _cts.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -65,6 +77,7 @@ internal sealed class Call : IDisposable
         }
         if (response.IsSuccessStatusCode)
         {
+            Pause();
             return response;
         }
         using (response)

@@ -87,7 +87,7 @@ public sealed partial class IpfsClient
             query.Add(("chunker", chunker));
         }
         using var call = new Call(this, what, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken));
-        var content = new MultipartFilesContent(parts, call.Progress);
+        var content = new MultipartFilesContent(parts, call);
         using HttpResponseMessage response = await call.SendAsync(Request("add", query, content), cancellationToken).ConfigureAwait(false);
         Stream body = await call.ReadBodyStreamAsync(response, cancellationToken).ConfigureAwait(false);
         // The answer has one JSON line per file and directory added, the root last (both nodes).

@@ -15,13 +15,14 @@ internal sealed class MultipartFilesContent : HttpContent
     private const int BufferSize = 256 << 10;
     private readonly IReadOnlyList<Part> _parts;
     private readonly string _boundary = "ww-" + Guid.NewGuid().ToString("N");
-    private readonly Action? _progress;
+    private readonly Call? _call;
     private bool _sent;
 
-    public MultipartFilesContent(IReadOnlyList<Part> parts, Action? progress = null)
+    /// <param name="call">Whose stall timer runs while a write waits on the node, and only then.</param>
+    public MultipartFilesContent(IReadOnlyList<Part> parts, Call? call = null)
     {
         _parts = parts;
-        _progress = progress;
+        _call = call;
         Headers.ContentType = new MediaTypeHeaderValue("multipart/form-data");
         Headers.ContentType.Parameters.Add(new NameValueHeaderValue("boundary", _boundary));
     }
@@ -57,30 +58,37 @@ internal sealed class MultipartFilesContent : HttpContent
         {
             foreach (Part part in _parts)
             {
-                await stream.WriteAsync(Header(part), cancellationToken).ConfigureAwait(false);
+                await WriteAsync(stream, Header(part), cancellationToken).ConfigureAwait(false);
                 if (part.Open is { } open)
                 {
                     await using Stream source = open();
                     int n;
                     while ((n = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
                     {
-                        _progress?.Invoke();
-                        await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                        await WriteAsync(stream, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                     }
                 }
                 else if (!part.Memory.IsEmpty)
                 {
-                    await stream.WriteAsync(part.Memory, cancellationToken).ConfigureAwait(false);
+                    await WriteAsync(stream, part.Memory, cancellationToken).ConfigureAwait(false);
                 }
-                await stream.WriteAsync("\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-                _progress?.Invoke();
+                await WriteAsync(stream, "\r\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
             }
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"--{_boundary}--\r\n"), cancellationToken).ConfigureAwait(false);
+            await WriteAsync(stream, Encoding.ASCII.GetBytes($"--{_boundary}--\r\n"), cancellationToken).ConfigureAwait(false);
+            // Now the answer is what we wait for.
+            _call?.Progress();
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private async ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        _call?.Progress();
+        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        _call?.Pause();
     }
 
     protected override bool TryComputeLength(out long length)

@@ -60,6 +60,7 @@ internal sealed class ResponseStream : Stream
         {
             throw _call.Translate(e, cancellationToken, beforeAnswer: false);
         }
+        _call.Pause();
         if (n == 0)
         {
             _ended = true;

@@ -153,6 +153,61 @@ public sealed class UnixFsTests(IpfsNode node) : IClassFixture<IpfsNode>
     }
 
     [Fact]
+    public async Task ASlowReaderOrWriterIsNotTakenForAStalledNode()
+    {
+        // The stall timer runs only while we wait on the node: a caller that takes longer than the timeout
+        // between two reads (or to produce what we add) is not a timeout.
+        byte[] data = PatternStream.Bytes(1 << 20, 13);
+        using IpfsClient client = node.Client(TimeSpan.FromSeconds(1));
+        Cid cid = await client.AddAsync(new SlowStream(new MemoryStream(data), TimeSpan.FromSeconds(1.5)));
+
+        await using Stream stream = await client.CatAsync(cid.ToString());
+        var first = new byte[1000];
+        await stream.ReadExactlyAsync(first);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var rest = new MemoryStream();
+        await stream.CopyToAsync(rest);
+        Assert.Equal(data, first.Concat(rest.ToArray()).ToArray());
+    }
+
+    private sealed class SlowStream(Stream inner, TimeSpan pause) : Stream
+    {
+        private bool _paused;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!_paused && inner.Position > 0)
+            {
+                _paused = true;
+                await Task.Delay(pause, cancellationToken);
+            }
+            return await inner.ReadAsync(buffer, cancellationToken);
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task CatOfAnUnknownCidFailsWithATimeoutInsteadOfHanging()
     {
         // A valid CID of bytes nobody added: js-ipfs would wait for it forever (offline, nobody to ask).
