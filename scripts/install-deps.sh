@@ -3,12 +3,13 @@
 # (the official Cap'n Proto compiler and C++ library, used by the code
 # generator, the conformance tests and the benchmark; clang, lld and wasi-libc,
 # which build the C guests to wasm32-wasi; bsdutils for script(1), the pseudo-terminal the kernel's shell
-# tests run ww in), Node.js with the interop scripts' pinned npm packages, and the
+# tests run ww in; ipfs-cid, whose `ipfs_cid` computes file CIDs independently of the IPFS node for
+# Wetware.Ipfs.Tests), Node.js with the interop scripts' pinned npm packages, and the
 # .NET packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 bsdutils)
+apt_packages=(capnproto libcapnp-dev g++ pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 bsdutils ipfs-cid)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -33,6 +34,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 tests/interop/identity/install.sh
 tests/interop/libp2p-js/install.sh
+tests/interop/ipfs/install.sh
 
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK (dotnet) is not on PATH" >&2
