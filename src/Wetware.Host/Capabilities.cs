@@ -35,7 +35,7 @@ internal sealed class MembraneServer(HostContext host, GraftPolicy policy, Guest
         using Capability identity = epochs.Guard(new IdentityServer(host), seq);
         using Capability node = epochs.Guard(new HostServer(host, policy, owner, seq), seq);
         using Capability executor = epochs.Guard(new ExecutorServer(host, policy, owner, seq), seq);
-        using Capability ipfs = epochs.Guard(new IpfsServer(), seq);
+        using Capability ipfs = epochs.Guard(new IpfsServer(host.Ipfs), seq);
         results.Identity = context.AddResultCapability(identity);
         results.Host = context.AddResultCapability(node);
         results.Executor = context.AddResultCapability(executor);
@@ -209,11 +209,6 @@ internal sealed class HostServer(HostContext host, GraftPolicy policy, GuestSess
         results.Executor = context.AddResultCapability(executor);
         return ValueTask.CompletedTask;
     }
-}
-
-/// <summary>The ipfs capability: every sub-API answers unimplemented until the IPFS issue.</summary>
-internal sealed class IpfsServer : Schema.Client.Server
-{
 }
 
 /// <summary>Executor: starts child guests (shared/spec/interfaces.md).</summary>

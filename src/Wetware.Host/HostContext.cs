@@ -23,6 +23,9 @@ internal sealed class HostContext(INodeIdentity identity, EpochSource epochs, Ce
     /// <summary>The libp2p node (shared/spec/network.md); null: a host without one (Host.addrs and peers are empty, connect and dial fail).</summary>
     public P2p.P2pNode? Node { get; init; }
 
+    /// <summary>The IPFS node's HTTP RPC client (<c>--ipfs-url</c>); null: the ipfs capability says none is configured.</summary>
+    public Ipfs.IpfsClient? Ipfs { get; init; }
+
     /// <summary>How long Host.dial waits for the remote node to answer with its export.</summary>
     public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

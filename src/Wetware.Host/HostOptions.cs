@@ -21,6 +21,9 @@ public sealed record HostOptions
     /// <summary>The libp2p node's TCP listen port, IPv4 and IPv6 (shared/spec/network.md); 0 picks a free port. <c>ww run</c>'s default is 2025.</summary>
     public int ListenPort { get; init; }
 
+    /// <summary>The IPFS node's HTTP RPC API (<c>--ipfs-url</c>, shared/spec/cli.md); null: <c>http://127.0.0.1:5001</c>.</summary>
+    public Uri? IpfsUrl { get; init; }
+
     /// <summary>pid0's linear memory cap, in MiB.</summary>
     public int MemoryLimitMiB { get; init; } = 512;
 

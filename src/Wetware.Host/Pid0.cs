@@ -60,9 +60,11 @@ public static class Pid0
         {
             env["WW_TTY"] = "1";
         }
+        using var ipfs = new Ipfs.IpfsClient(new Ipfs.IpfsClientOptions { ApiUrl = options.IpfsUrl ?? Ipfs.IpfsClientOptions.DefaultApiUrl });
         var host = new HostContext(identity, options.Epochs ?? new EpochSource(), engine, logger)
         {
             Node = node,
+            Ipfs = ipfs,
             ChildMemoryLimitBytes = (long)options.MemoryLimitMiB * 1024 * 1024,
         };
         GuestSession session;

@@ -64,7 +64,7 @@ internal static partial class RunCommand
                     stderr.WriteLine("error: --stem (epochs from the Atom contract) is not available in this version of ww yet");
                     return WwCli.HostFailure;
                 }
-                foreach (Option later in new Option[] { rpcUrl, wsUrl, depth, ipfsUrl })
+                foreach (Option later in new Option[] { rpcUrl, wsUrl, depth })
                 {
                     if (parse.GetResult(later) is { Implicit: false })
                     {
@@ -78,6 +78,7 @@ internal static partial class RunCommand
                     StdImage = io.StdImage,
                     CacheDirectory = io.CacheDirectory,
                     ListenPort = parse.GetValue(port),
+                    IpfsUrl = new Uri(parse.GetValue(ipfsUrl)!),
                     MemoryLimitMiB = parse.GetValue(memoryLimit),
                     WasmDebug = parse.GetValue(wasmDebug),
                     Stdin = io.Stdin,

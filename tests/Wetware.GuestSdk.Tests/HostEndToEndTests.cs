@@ -202,7 +202,7 @@ internal sealed class RealHostGuest : IAsyncDisposable
     });
 
     public static async Task<RealHostGuest> StartAsync(EngineFixture fixture, string guest, string[] args, EpochSource? epochs = null, NodeKey? key = null,
-        TimeSpan? signerTimeout = null)
+        TimeSpan? signerTimeout = null, Ipfs.IpfsClient? ipfs = null)
     {
         var g = new RealHostGuest(fixture.Log);
         MergedImage image = await ImageLayers.MergeAsync([ImageDirectory.Value], new ImageOptions());
@@ -210,6 +210,7 @@ internal sealed class RealHostGuest : IAsyncDisposable
         var host = new HostContext(identity, epochs ?? new EpochSource(), fixture.Engine, fixture.Log)
         {
             SignerTimeout = signerTimeout ?? TimeSpan.FromSeconds(10),
+            Ipfs = ipfs,
         };
         using (Capability membrane = Capability.FromServer(new MembraneServer(host, GraftPolicy.Boot, null)))
         {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ipfs.capnp.h"
 #include "sdktest.capnp.h"
 #include "stem.capnp.h"
 #include "system.capnp.h"
@@ -461,6 +462,61 @@ static int scenario_echo_bench(long total, long window) {
   return many.errors == 0 && many.done == total ? 0 : 4;
 }
 
+// ipfs.unixfs().cat(path), pipelined on unixfs's answer (one round trip); ls; add. One per argument:
+// cat:PATH ls:PATH add:TEXT. Prints what came back (a cat's size and byte sum) or the error.
+static int scenario_ipfs(int argc, char **argv) {
+  ww_session s;
+  if (ww_graft(&s) != 0) return die("graft", ww_error());
+  ww_call *u = ww_call_new(s.ipfs, ipfs_Client_TYPE_ID, ipfs_Client_unixfs);
+  ipfs_Client_unixfs_Params_init(ww_call_params(u));
+  ww_send(u);
+  ww_cap *unixfs = ww_pipeline(u, 0);
+  for (int i = 2; i < argc; i++) {
+    const char *arg = argv[i];
+    ww_call *c;
+    if (strncmp(arg, "cat:", 4) == 0) {
+      c = ww_call_new(unixfs, ipfs_UnixFS_TYPE_ID, ipfs_UnixFS_cat);
+      ipfs_UnixFS_cat_Params_set_path(ipfs_UnixFS_cat_Params_init(ww_call_params(c)), arg + 4);
+      if (ww_wait(c) != 0) {
+        printf("cat-error=%d:%s\n", ww_call_error_type(c), ww_call_error(c));
+      } else {
+        cp_data d = ipfs_UnixFS_cat_Results_get_data(ipfs_UnixFS_cat_Results_read(ww_results(c)));
+        uint64_t sum = 0;
+        for (uint32_t j = 0; j < d.len; j++) sum += d.ptr[j];
+        printf("cat=%u sum=%" PRIu64 "\n", d.len, sum);
+      }
+    } else if (strncmp(arg, "ls:", 3) == 0) {
+      c = ww_call_new(unixfs, ipfs_UnixFS_TYPE_ID, ipfs_UnixFS_ls);
+      ipfs_UnixFS_ls_Params_set_path(ipfs_UnixFS_ls_Params_init(ww_call_params(c)), arg + 3);
+      if (ww_wait(c) != 0) {
+        printf("ls-error=%d:%s\n", ww_call_error_type(c), ww_call_error(c));
+      } else {
+        cp_list l = ipfs_UnixFS_ls_Results_get_entries(ipfs_UnixFS_ls_Results_read(ww_results(c)));
+        printf("ls=");
+        for (uint32_t j = 0; j < cp_list_len(l); j++) {
+          ipfs_UnixFS_Entry e = ipfs_UnixFS_Entry_list_get(l, j);
+          printf("%s%s:%s:%" PRIu64, j ? "," : "", ipfs_UnixFS_Entry_get_name(e).str,
+                 ipfs_UnixFS_Entry_get_type(e) == ipfs_UnixFS_Entry_EntryType_directory ? "dir" : "file", ipfs_UnixFS_Entry_get_size(e));
+        }
+        printf("\n");
+      }
+    } else if (strncmp(arg, "add:", 4) == 0) {
+      c = ww_call_new(unixfs, ipfs_UnixFS_TYPE_ID, ipfs_UnixFS_add);
+      ipfs_UnixFS_add_Params_set_data(ipfs_UnixFS_add_Params_init(ww_call_params(c)), arg + 4, strlen(arg + 4));
+      if (ww_wait(c) != 0) printf("add-error=%d:%s\n", ww_call_error_type(c), ww_call_error(c));
+      else printf("added=%s\n", ipfs_UnixFS_add_Results_get_path(ipfs_UnixFS_add_Results_read(ww_results(c))).str);
+    } else {
+      return die("ipfs", "arguments are cat:PATH, ls:PATH or add:TEXT");
+    }
+    ww_call_free(c);
+    fflush(stdout);
+  }
+  ww_cap_release(unixfs);
+  ww_call_free(u);
+  ww_session_release(&s);
+  return 0;
+}
+
 // ---- child scenarios -------------------------------------------------------------------------------
 
 static int child_echo(void) {
@@ -537,6 +593,7 @@ int main(int argc, char **argv) {
   const char *s = argc > 1 ? argv[1] : "session";
   if (strcmp(s, "session") == 0) return scenario_session();
   if (strcmp(s, "signer") == 0) return scenario_signer();
+  if (strcmp(s, "ipfs") == 0) return scenario_ipfs(argc, argv);
   if (strcmp(s, "parent-run") == 0) return scenario_parent_run();
   if (strcmp(s, "parent-spawn") == 0) return scenario_parent_spawn();
   if (strcmp(s, "parent-export") == 0) return scenario_parent_export();
