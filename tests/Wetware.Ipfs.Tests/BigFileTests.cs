@@ -7,7 +7,7 @@ public sealed class BigFileCollection;
 
 /// <summary>100 MiB through add and cat, streamed: neither side holds the file in memory.</summary>
 [Collection(nameof(BigFileTests))]
-public sealed class BigFileTests(IpfsNode node) : IClassFixture<IpfsNode>
+public sealed class BigFileTests(IpfsNode node, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<IpfsNode>
 {
     private const long Size = 100L << 20;
 
@@ -54,8 +54,9 @@ public sealed class BigFileTests(IpfsNode node) : IClassFixture<IpfsNode>
             }
         }
         Assert.Equal(expectedHash.GetHashAndReset(), hash.GetHashAndReset());
-        // Allocations stay far below the file's size (the test runner allocates a little alongside).
-        Assert.True(addAllocated < Size / 4, $"add allocated {addAllocated} bytes for {Size}");
-        Assert.True(catAllocated < Size / 4, $"cat allocated {catAllocated} bytes for {Size}");
+        output.WriteLine($"add of {Size} bytes allocated {addAllocated}, cat {catAllocated}");
+        // Measured: about 0.5 MB for add and 10 KB for cat; the bound leaves room for the test runner alongside.
+        Assert.True(addAllocated < 16 << 20, $"add allocated {addAllocated} bytes for {Size}");
+        Assert.True(catAllocated < 16 << 20, $"cat allocated {catAllocated} bytes for {Size}");
     }
 }
