@@ -196,6 +196,34 @@ public sealed class KernelShellTests(BuiltGuests guests) : IClassFixture<BuiltGu
     }
 
     [Fact]
+    public async Task IpfsFormsAddCatAndListThroughARealIpfsNode()
+    {
+        await using Wetware.Ipfs.Tests.IpfsNode node = await Wetware.Ipfs.Tests.IpfsNode.StartAsync();
+        string dir = Path.Combine(_scratch, "tree");
+        Directory.CreateDirectory(Path.Combine(dir, "etc"));
+        File.WriteAllText(Path.Combine(dir, "readme"), "read me\n");
+        File.WriteAllText(Path.Combine(dir, "etc", "motd"), "hi\n");
+        string tree;
+        using (Wetware.Ipfs.IpfsClient client = node.Client())
+        {
+            tree = (await client.AddDirectoryAsync(dir)).ToString();
+            await client.AddAsync(new byte[] { 0xff, 0xfe, 0x00 });
+        }
+        await using Shell shell = await Shell.StartAsync("--ipfs-url", node.ApiUrl.ToString());
+        string added = await shell.LineAsync("(ipfs add \"text from the shell\")");
+        Assert.Matches("^\"/ipfs/[A-Za-z0-9]+\"$", added);
+        Assert.Equal("\"text from the shell\"", await shell.LineAsync($"(ipfs cat {added})"));
+        Assert.Equal("\"hi\\n\"", await shell.LineAsync($"(ipfs cat \"/ipfs/{tree}/etc/motd\")"));
+        string listing = await shell.LineAsync($"(ipfs ls \"/ipfs/{tree}\")");
+        Assert.StartsWith("[{:name \"etc\" ", listing);
+        Assert.Contains(":name \"readme\" :size 8 :type :file :cid \"", listing);
+        string binary = await shell.LineAsync($"(ipfs add \"x\")");
+        Assert.StartsWith("\"/ipfs/", binary);
+        Assert.StartsWith("error: ", await shell.LineAsync("(ipfs cat \"/ipfs/not-a-cid\")"));
+        Assert.Equal(0, await shell.CtrlDAsync());
+    }
+
+    [Fact]
     public async Task PathCommandsRunFromTheMergedImageAndReportFailures()
     {
         string layer = TestLayer();
