@@ -437,23 +437,23 @@ internal sealed class CGenerator
                 h.Line($"{get} uint8_t *{t}_init_{x}({t}_builder b, size_t n) {{ {disc}return cp_pb_init_data({bptr}, n); }}");
                 return;
             case TypeKind.Struct:
-            {
-                string st = _name[type.TypeId];
-                NodeReader sn = _nodes[type.TypeId];
-                EmitHas(h, t, x, ptr);
-                h.Line($"{get} {st} {t}_get_{x}({t} r) {{ {st} v = {{cp_ptr_struct({ptr}, {dflt})}}; return v; }}");
-                h.Line($"{get} {st}_builder {t}_init_{x}({t}_builder b) {{ {disc}{st}_builder v = {{cp_pb_init_struct({bptr}, {sn.DataWordCount}, {sn.PointerCount})}}; return v; }}");
-                h.Line($"{get} int {t}_set_{x}({t}_builder b, {st} v) {{ {disc}return cp_pb_set_struct({bptr}, v.s, NULL, NULL); }}");
-                return;
-            }
+                {
+                    string st = _name[type.TypeId];
+                    NodeReader sn = _nodes[type.TypeId];
+                    EmitHas(h, t, x, ptr);
+                    h.Line($"{get} {st} {t}_get_{x}({t} r) {{ {st} v = {{cp_ptr_struct({ptr}, {dflt})}}; return v; }}");
+                    h.Line($"{get} {st}_builder {t}_init_{x}({t}_builder b) {{ {disc}{st}_builder v = {{cp_pb_init_struct({bptr}, {sn.DataWordCount}, {sn.PointerCount})}}; return v; }}");
+                    h.Line($"{get} int {t}_set_{x}({t}_builder b, {st} v) {{ {disc}return cp_pb_set_struct({bptr}, v.s, NULL, NULL); }}");
+                    return;
+                }
             case TypeKind.List:
-            {
-                EmitHas(h, t, x, ptr);
-                h.Line($"{get} cp_list {t}_get_{x}({t} r) {{ return cp_ptr_list({ptr}, {ElementSize(type.ElementType)}, {dflt}); }}");
-                h.Line($"{get} cp_list_b {t}_init_{x}({t}_builder b, uint32_t n) {{ {disc}return {InitList(type.ElementType, bptr)}; }}");
-                h.Line($"{get} int {t}_set_{x}({t}_builder b, cp_list v) {{ {disc}return cp_pb_set_list({bptr}, v, NULL, NULL); }}");
-                return;
-            }
+                {
+                    EmitHas(h, t, x, ptr);
+                    h.Line($"{get} cp_list {t}_get_{x}({t} r) {{ return cp_ptr_list({ptr}, {ElementSize(type.ElementType)}, {dflt}); }}");
+                    h.Line($"{get} cp_list_b {t}_init_{x}({t}_builder b, uint32_t n) {{ {disc}return {InitList(type.ElementType, bptr)}; }}");
+                    h.Line($"{get} int {t}_set_{x}({t}_builder b, cp_list v) {{ {disc}return cp_pb_set_list({bptr}, v, NULL, NULL); }}");
+                    return;
+                }
             case TypeKind.Interface:
                 EmitHas(h, t, x, ptr);
                 h.Line($"{get} uint32_t {t}_get_{x}({t} r) {{ return cp_ptr_cap({ptr}); }}");
@@ -465,20 +465,20 @@ internal sealed class CGenerator
                 h.Line($"{get} cp_ptr_b {t}_init_{x}({t}_builder b) {{ {disc}cp_ptr_b p = {bptr}; cp_pb_clear(p); return p; }}");
                 return;
             case TypeKind.Enum:
-            {
-                string et = _name[type.TypeId];
-                h.Line($"{get} {et} {t}_get_{x}({t} r) {{ return ({et})(uint16_t)(cp_struct_u16(r.s, {off * 2}){Xor(d, 16)}); }}");
-                h.Line($"{get} void {t}_set_{x}({t}_builder b, {et} v) {{ {disc}cp_b_u16(b.s, {off * 2}, (uint16_t)((uint16_t)v{Xor(d, 16)})); }}");
-                return;
-            }
+                {
+                    string et = _name[type.TypeId];
+                    h.Line($"{get} {et} {t}_get_{x}({t} r) {{ return ({et})(uint16_t)(cp_struct_u16(r.s, {off * 2}){Xor(d, 16)}); }}");
+                    h.Line($"{get} void {t}_set_{x}({t}_builder b, {et} v) {{ {disc}cp_b_u16(b.s, {off * 2}, (uint16_t)((uint16_t)v{Xor(d, 16)})); }}");
+                    return;
+                }
             default:
-            {
-                (string ct, string raw, int bits) = Integer(type.Kind);
-                int size = bits / 8;
-                h.Line($"{get} {ct} {t}_get_{x}({t} r) {{ return ({ct})({raw})(cp_struct_u{bits}(r.s, {off * size}){Xor(d, bits)}); }}");
-                h.Line($"{get} void {t}_set_{x}({t}_builder b, {ct} v) {{ {disc}cp_b_u{bits}(b.s, {off * size}, ({raw})(({raw})v{Xor(d, bits)})); }}");
-                return;
-            }
+                {
+                    (string ct, string raw, int bits) = Integer(type.Kind);
+                    int size = bits / 8;
+                    h.Line($"{get} {ct} {t}_get_{x}({t} r) {{ return ({ct})({raw})(cp_struct_u{bits}(r.s, {off * size}){Xor(d, bits)}); }}");
+                    h.Line($"{get} void {t}_set_{x}({t}_builder b, {ct} v) {{ {disc}cp_b_u{bits}(b.s, {off * size}, ({raw})(({raw})v{Xor(d, bits)})); }}");
+                    return;
+                }
         }
     }
 
@@ -646,11 +646,11 @@ internal sealed class CGenerator
                     EmitPointerConst(h, c, name, "cp_data", v, "return cp_ptr_data(*root, NULL);");
                     break;
                 case TypeKind.Struct:
-                {
-                    string st = _name[t.TypeId];
-                    EmitPointerConst(h, c, name, st, v, $"{st} s = {{cp_ptr_struct(*root, NULL)}}; return s;");
-                    break;
-                }
+                    {
+                        string st = _name[t.TypeId];
+                        EmitPointerConst(h, c, name, st, v, $"{st} s = {{cp_ptr_struct(*root, NULL)}}; return s;");
+                        break;
+                    }
                 case TypeKind.List:
                     EmitPointerConst(h, c, name, "cp_list", v, $"return cp_ptr_list(*root, {ElementSize(t.ElementType)}, NULL);");
                     break;
@@ -701,31 +701,31 @@ internal sealed class CGenerator
             case TypeKind.UInt64:
                 return $"UINT64_C({bits.ToString(inv)})";
             case TypeKind.Float32:
-            {
-                float f = BitConverter.UInt32BitsToSingle((uint)bits);
-                return float.IsNaN(f) ? "((float)NAN)" : float.IsInfinity(f) ? (f > 0 ? "((float)INFINITY)" : "(-(float)INFINITY)")
-                    : $"({f.ToString("R", inv)}f)";
-            }
-            case TypeKind.Float64:
-            {
-                double f = BitConverter.UInt64BitsToDouble(bits);
-                string r = f.ToString("R", inv);
-                return double.IsNaN(f) ? "((double)NAN)" : double.IsInfinity(f) ? (f > 0 ? "((double)INFINITY)" : "(-(double)INFINITY)")
-                    : $"({(r.Contains('.') || r.Contains('E') ? r : r + ".0")})";
-            }
-            case TypeKind.Enum:
-            {
-                NodeReader e = _nodes[t.TypeId];
-                int i = 0;
-                foreach (EnumerantReader en in e.Enumerants)
                 {
-                    if ((ulong)i++ == bits)
-                    {
-                        return $"{_name[t.TypeId]}_{en.Name}";
-                    }
+                    float f = BitConverter.UInt32BitsToSingle((uint)bits);
+                    return float.IsNaN(f) ? "((float)NAN)" : float.IsInfinity(f) ? (f > 0 ? "((float)INFINITY)" : "(-(float)INFINITY)")
+                        : $"({f.ToString("R", inv)}f)";
                 }
-                return $"(({_name[t.TypeId]}){bits})";
-            }
+            case TypeKind.Float64:
+                {
+                    double f = BitConverter.UInt64BitsToDouble(bits);
+                    string r = f.ToString("R", inv);
+                    return double.IsNaN(f) ? "((double)NAN)" : double.IsInfinity(f) ? (f > 0 ? "((double)INFINITY)" : "(-(double)INFINITY)")
+                        : $"({(r.Contains('.') || r.Contains('E') ? r : r + ".0")})";
+                }
+            case TypeKind.Enum:
+                {
+                    NodeReader e = _nodes[t.TypeId];
+                    int i = 0;
+                    foreach (EnumerantReader en in e.Enumerants)
+                    {
+                        if ((ulong)i++ == bits)
+                        {
+                            return $"{_name[t.TypeId]}_{en.Name}";
+                        }
+                    }
+                    return $"(({_name[t.TypeId]}){bits})";
+                }
             default:
                 throw new InvalidOperationException($"not a primitive constant: {t.Kind}");
         }

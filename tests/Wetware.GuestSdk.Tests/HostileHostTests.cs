@@ -92,43 +92,43 @@ public sealed class HostileHostTests(EngineFixture fixture) : IClassFixture<Engi
             case "segments":
                 return [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
             case "size":
-            {
-                var b = new byte[8];
-                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 16u << 20); // 128 MiB in one segment
-                return b;
-            }
+                {
+                    var b = new byte[8];
+                    BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 16u << 20); // 128 MiB in one segment
+                    return b;
+                }
             case "pointer":
-            {
-                // One segment of two words: a root struct pointer 100 words past the end.
-                var b = new byte[8 + 16];
-                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 2);
-                BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), (100u << 2) | (1ul << 32));
-                return b;
-            }
+                {
+                    // One segment of two words: a root struct pointer 100 words past the end.
+                    var b = new byte[8 + 16];
+                    BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 2);
+                    BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), (100u << 2) | (1ul << 32));
+                    return b;
+                }
             case "return":
-            {
-                using var m = new MessageBuilder();
-                P.Return.Builder r = m.InitRoot<P.Message.Builder>().InitReturn();
-                r.AnswerId = 77;
-                r.InitResults();
-                return Frame(m);
-            }
+                {
+                    using var m = new MessageBuilder();
+                    P.Return.Builder r = m.InitRoot<P.Message.Builder>().InitReturn();
+                    r.AnswerId = 77;
+                    r.InitResults();
+                    return Frame(m);
+                }
             case "finish":
-            {
-                using var m = new MessageBuilder();
-                P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
-                f.QuestionId = 5;
-                return Frame(m);
-            }
+                {
+                    using var m = new MessageBuilder();
+                    P.Finish.Builder f = m.InitRoot<P.Message.Builder>().InitFinish();
+                    f.QuestionId = 5;
+                    return Frame(m);
+                }
             default:
-            {
-                // A valid-looking frame of one 64-word segment full of random words.
-                var b = new byte[8 + 512];
-                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 64);
-                new Random(6).NextBytes(b.AsSpan(8));
-                BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), 0x0000_0001_0000_0000ul | (70u << 2)); // root: out of bounds
-                return b;
-            }
+                {
+                    // A valid-looking frame of one 64-word segment full of random words.
+                    var b = new byte[8 + 512];
+                    BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 64);
+                    new Random(6).NextBytes(b.AsSpan(8));
+                    BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), 0x0000_0001_0000_0000ul | (70u << 2)); // root: out of bounds
+                    return b;
+                }
         }
     }
 
