@@ -40,7 +40,7 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     private bool _completed;
 
     /// <param name="Posted">Nobody waits for it: the writer gives the message back to the connection's <see cref="MessagePool"/> once it is written, unless <paramref name="Keep"/>.</param>
-    /// <param name="Failed">For a posted message: runs (with <paramref name="State"/>) if it could not be written or flushed.</param>
+    /// <param name="Failed">For a posted message: runs (with <paramref name="State"/>) if it could not be written or flushed (not when the flush only found that the peer stopped reading).</param>
     private readonly record struct Pending(MessageBuilder Message, Action<object?>? Written, object? State, bool Posted, bool Keep, Action<object?, Exception>? Failed = null);
 
     /// <summary>
@@ -101,7 +101,8 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
     /// Sends <paramref name="message"/> (which the sender keeps and recycles itself) without a task
     /// to await: <paramref name="written"/> runs once it is in the transport's buffer, and
     /// <paramref name="failed"/> if it could not be written or flushed (possibly after
-    /// <paramref name="written"/>: the flush failed). Both get <paramref name="state"/>.
+    /// <paramref name="written"/>: the flush failed). A flush that only finds the peer's reader
+    /// completed is no failure of the message: it is in the transport, maybe read. Both get <paramref name="state"/>.
     /// </summary>
     public void Send(MessageBuilder message, Action<object?> written, Action<object?, Exception> failed, object? state) =>
         Post(new Pending(message, written, state, Posted: true, Keep: true, failed), lazy: false);
@@ -255,7 +256,13 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
         try
         {
             Write(p);
-            await FlushAsync().ConfigureAwait(false);
+            if (!await TryFlushAsync().ConfigureAwait(false) && !p.Posted)
+            {
+                throw StoppedReading();
+            }
+            // A posted message is not failed when only the flush found the peer's reader gone: it is in
+            // the transport, and the peer may have read it (and answered a Call) before it stopped reading.
+            // A Call's question is settled by its Return or by the connection's end, like any other.
         }
         catch (Exception e) when (p.Posted)
         {
@@ -284,8 +291,16 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
                 {
                     Write(queue[written]);
                 }
-                await FlushAsync().ConfigureAwait(false);
-                flushed?.TrySetResult();
+                if (await TryFlushAsync().ConfigureAwait(false))
+                {
+                    flushed?.TrySetResult();
+                }
+                else
+                {
+                    // Everything is in the transport (see WriteOwnAsync): posted messages are not failed
+                    // for it; the senders awaiting the flush learn that the peer stopped reading.
+                    flushed?.TrySetException(StoppedReading());
+                }
             }
             catch (Exception e)
             {
@@ -392,12 +407,16 @@ internal sealed class MessageWriter(PipeWriter output, Action throwIfClosed, Mes
 
     private static RpcException Closed() => new(RpcErrorType.Disconnected, "the connection is closed");
 
-    private async ValueTask FlushAsync()
+    /// <summary>
+    /// Flushes; false when the peer's reader has completed. That says nothing about what was written
+    /// before: a pipe reports it even when the peer read all of it, then answered and completed (a guest
+    /// that reads a call, returns and exits before the flush's continuation runs).
+    /// </summary>
+    private async ValueTask<bool> TryFlushAsync()
     {
         FlushResult r = await output.FlushAsync().ConfigureAwait(false);
-        if (r.IsCompleted)
-        {
-            throw new RpcException(RpcErrorType.Disconnected, "the peer stopped reading");
-        }
+        return !r.IsCompleted;
     }
+
+    private static RpcException StoppedReading() => new(RpcErrorType.Disconnected, "the peer stopped reading");
 }

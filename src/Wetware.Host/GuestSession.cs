@@ -73,6 +73,10 @@ internal sealed class GuestSession
         {
             child.Cell.Kill(); // children die with the guest that started them
         }
+        // The cell closed fd 4 before it told of its end, so the connection reads what the guest wrote last
+        // (the Return of a call it served just before it exited), then the end of the stream, and closes.
+        // Disposing it at once instead would fail the host's calls whose answers were still in the pipe.
+        await Connection.Completion.ConfigureAwait(false);
         await Connection.DisposeAsync().ConfigureAwait(false);
         Logger.LogDebug("{Cell} ended with {Code} ({Reason})", Cell.Name, result.ExitCode, result.Reason);
     }

@@ -22,7 +22,10 @@ public sealed class ExampleTests(EngineFixture fixture) : IClassFixture<EngineFi
             {
                 Assert.Equal("QUIET PLEASE", r.Results.Response.ToString());
             }
-            await Task.Delay(400); // a few of its ticks
+            // Its ticks start once it has run its child; the last comes 300 ms later. Closing only then
+            // (not after a fixed time, which a busy machine or a stalled thread pool can outlast: the child's
+            // calls then meet a closed connection) is what lets every line below be there.
+            await g.StdoutLineAsync("tick 3 ");
             GuestResult result = await g.CloseAsync();
 
             Assert.True(result.ExitCode == 0, result.ToString());

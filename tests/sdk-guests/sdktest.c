@@ -336,7 +336,18 @@ static int scenario_resolve(bool local) {
   ww_call_free(pc);
   ww_call *a = echo_call(p, "a"); // goes to the host, which holds it until the promise settles
   ww_cap *mine = local ? new_tester() : NULL;
+  ww_counts k;
+  ww_get_counts(&k);
+  uint64_t resolves = k.resolves;
   if (settle(host, mine) != 0) return die("settle", "failed");
+  if (local) {
+    // The host sends its Resolve when the promise settles, on its own schedule: settle's answer may
+    // come first. "b" and "c" must be made after the Resolve has arrived (while "a" may still be on its
+    // way back through the host), which is what the embargo is for; made before it, they would go
+    // through the host like "a", and by the time the Resolve came the promise could be gone with no
+    // embargo at all. Round trips let it in, however late it is.
+    for (ww_get_counts(&k); k.resolves == resolves; ww_get_counts(&k)) sync_with(host);
+  }
   ww_call *b = echo_call(p, "b"); // after the Resolve: straight there (or held by the embargo)
   ww_call *c = echo_call(p, "c");
   ww_wait(a);

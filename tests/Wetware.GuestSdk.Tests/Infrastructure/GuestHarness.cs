@@ -52,10 +52,10 @@ internal sealed class LogCollector : ILogger
 /// </summary>
 internal sealed class GuestHarness : IAsyncDisposable
 {
-    private readonly MemoryStream _stdout;
+    private readonly StdoutStream _stdout;
     private readonly MemoryStream _stderr;
 
-    private GuestHarness(Cell cell, RpcConnection? connection, TestBootstrap bootstrap, MemoryStream stdout, MemoryStream stderr)
+    private GuestHarness(Cell cell, RpcConnection? connection, TestBootstrap bootstrap, StdoutStream stdout, MemoryStream stderr)
     {
         Cell = cell;
         Connection = connection;
@@ -89,7 +89,7 @@ internal sealed class GuestHarness : IAsyncDisposable
         }
         input.Writer.Complete();
         stdinReader ??= input.Reader;
-        var stdout = new MemoryStream();
+        var stdout = new StdoutStream();
         var stderr = new MemoryStream();
         Cell cell = await engine.StartAsync(Sdk.Guest(guest), new CellOptions
         {
@@ -113,6 +113,22 @@ internal sealed class GuestHarness : IAsyncDisposable
     }
 
     private LogCollector? _log;
+
+    /// <summary>
+    /// Waits until the guest has printed a line that starts with <paramref name="start"/>: for a test that
+    /// must act only once the guest got somewhere, whatever the time it took.
+    /// </summary>
+    public async Task StdoutLineAsync(string start)
+    {
+        try
+        {
+            await _stdout.LineAsync(start).WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException($"the guest did not print a line starting with '{start}' within {Timeout}; it printed:\n{Encoding.UTF8.GetString(_stdout.ToArray())}");
+        }
+    }
 
     /// <summary>Waits for the guest to exit (the connection stays as it is).</summary>
     public async Task<GuestResult> CompletionAsync()
@@ -144,6 +160,69 @@ internal sealed class GuestHarness : IAsyncDisposable
             await Connection.DisposeAsync();
         }
         await Cell.DisposeAsync();
+    }
+}
+
+/// <summary>A guest's stdout, collected; a test can wait for a line to appear.</summary>
+internal sealed class StdoutStream : MemoryStream
+{
+    private readonly List<(string Start, TaskCompletionSource Seen)> _waiting = [];
+
+    /// <summary>Completes once a whole line (ended by a newline) starting with <paramref name="start"/> was written.</summary>
+    public Task LineAsync(string start)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiting)
+        {
+            _waiting.Add((start, seen));
+        }
+        Check();
+        return seen.Task;
+    }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        base.Write(buffer, offset, count);
+        Check();
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        base.Write(buffer);
+        Check();
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        Write(buffer, offset, count);
+        return Task.CompletedTask;
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    private void Check()
+    {
+        lock (_waiting)
+        {
+            if (_waiting.Count == 0)
+            {
+                return;
+            }
+            string[] lines = Encoding.UTF8.GetString(ToArray()).Split('\n')[..^1]; // the last is not ended yet
+            _waiting.RemoveAll(w =>
+            {
+                if (!lines.Any(l => l.StartsWith(w.Start, StringComparison.Ordinal)))
+                {
+                    return false;
+                }
+                w.Seen.TrySetResult();
+                return true;
+            });
+        }
     }
 }
 
