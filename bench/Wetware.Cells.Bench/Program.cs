@@ -20,6 +20,7 @@ double seconds = Option("--seconds", quick ? 1 : 3);
 string guests = Guests.Locate(StringOption("--guests"));
 byte[] hello = File.ReadAllBytes(Path.Combine(guests, "hello.wasm"));
 byte[] reader = File.ReadAllBytes(Path.Combine(guests, "reader.wasm"));
+byte[] spin = File.ReadAllBytes(Path.Combine(guests, "spin.wasm"));
 const string HelloText = "hello from a cell\n";
 
 string work = Directory.CreateTempSubdirectory("ww-cellbench-").FullName;
@@ -135,6 +136,45 @@ try
     Console.WriteLine(Invariant($"    {"reference: Wasmtime WASI, " + inFlight + " threads",-36} {referenceRate,10:F0} /s"));
     Console.WriteLine(Invariant($"    {"ours: CellEngine.RunAsync",-36} {ourRate,10:F0} /s   {ourRate / referenceRate:F2}x the reference"));
     Console.WriteLine(Invariant($"    {"context: reference, pooled as ours",-36} {pooledRate,10:F0} /s   ours / it: {ourRate / pooledRate:F2}x"));
+
+    // (d) Kill latency (guest-abi.md: within 50 ms): from Cell.Kill to Completion, a guest spinning without host
+    // calls (epoch interruption) and one blocked reading its stdin (a host call canceled). After one warm-up kill each.
+    var killSpin = new List<double>();
+    var killRead = new List<double>();
+    for (int i = 0; i < 21; i++)
+    {
+        var stdout = new Pipe();
+        Cell spinning = await engine.StartAsync(spin, new CellOptions { Args = ["spin"], Stdout = stdout.Writer });
+        ReadResult first = await stdout.Reader.ReadAsync();
+        stdout.Reader.AdvanceTo(first.Buffer.End);
+        await Task.Delay(5);
+        long t0 = Stopwatch.GetTimestamp();
+        spinning.Kill();
+        CellResult killed = await spinning.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Check(killed.ExitCode == 137, $"the spinning guest ended with {killed.ExitCode}, not 137");
+        if (i > 0)
+        {
+            killSpin.Add(Micros(t0) / 1000);
+        }
+        Cell blocked = await engine.StartAsync(spin, new CellOptions { Args = ["spin", "read"], Stdin = new Pipe().Reader });
+        await Task.Delay(30); // in its read by then
+        t0 = Stopwatch.GetTimestamp();
+        blocked.Kill();
+        killed = await blocked.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        if (i > 0 && killed.ExitCode == 137)
+        {
+            killRead.Add(Micros(t0) / 1000);
+        }
+    }
+    Stats spinKill = Stats.Of(killSpin);
+    Console.WriteLine();
+    Console.WriteLine(Invariant($"(d) kill latency, Cell.Kill to Completion, 20 kills each after a warm-up"));
+    Console.WriteLine(Invariant($"    {"spinning, no host calls",-36} median {spinKill.Median,7:F2} ms   worst {killSpin.Max(),7:F2} ms   goal median <= 50 ms: {Verdict(spinKill.Median <= 50)}"));
+    if (killRead.Count > 0)
+    {
+        Stats readKill = Stats.Of(killRead);
+        Console.WriteLine(Invariant($"    {"blocked in a host call",-36} median {readKill.Median,7:F2} ms   worst {killRead.Max(),7:F2} ms   goal median <= 50 ms: {Verdict(readKill.Median <= 50)}"));
+    }
     return 0;
 
     // Times `count` reference starts into `times` (if given); returns the bytes allocated meanwhile.
