@@ -22,7 +22,6 @@ public sealed class PeerConnection
     private readonly TaskCompletionSource<IdentifyInfo> _identified = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _noiseRead;
-    private readonly Task _noiseWrite;
     private Task? _yamuxRead;
     private Task? _yamuxWrite;
     private long _lastActivity = Environment.TickCount64;
@@ -55,7 +54,6 @@ public sealed class PeerConnection
             () => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64),
             limit => logger.LogWarning("{Peer} at {Address}: {Limit}", RemotePeer, RemoteAddress, limit));
         _noiseRead = node.Tasks.Run(noise.ReadLoopAsync, "noise read loop");
-        _noiseWrite = node.Tasks.Run(noise.WriteLoopAsync, "noise write loop");
         _identified.Task.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
     }
 
@@ -176,7 +174,7 @@ public sealed class PeerConnection
     /// <summary>Watches the loops; the first to end (or a close request) closes the connection and releases all.</summary>
     internal async Task SuperviseAsync()
     {
-        Task[] loops = [_noiseRead, _noiseWrite, _yamuxRead!, _yamuxWrite!];
+        Task[] loops = [_noiseRead, _yamuxRead!, _yamuxWrite!];
         Task first = await Task.WhenAny([.. loops, _closeRequested.Task]).ConfigureAwait(false);
         string reason;
         bool failure = false;
@@ -287,7 +285,7 @@ public sealed class PeerConnection
         await _noise.Output.CompleteAsync().ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(_noiseRead, _noiseWrite).ConfigureAwait(false);
+            await _noiseRead.ConfigureAwait(false);
         }
         catch (Exception)
         {

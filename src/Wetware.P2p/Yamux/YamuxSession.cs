@@ -18,7 +18,10 @@ internal sealed class YamuxSession
     private readonly Action<YamuxStream> _onInboundStream;
     private readonly Action _onStreamRetired;
     private readonly Action<string>? _onLimit;
-    private readonly Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
+    // Synchronous continuations: whoever hands the idle write loop work (an application's flush, the read loop's
+    // pong or window update) runs it to the socket on its own thread instead of waking another one. The loop never
+    // waits on an application, and nothing hands it work while holding a lock it takes.
+    private readonly Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly Dictionary<uint, YamuxStream> _streams = [];
     private readonly Dictionary<uint, (TaskCompletionSource<TimeSpan> Done, long Started)> _pings = [];
     private readonly object _lock = new();
