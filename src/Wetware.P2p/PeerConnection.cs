@@ -99,7 +99,8 @@ public sealed class PeerConnection
     public async Task<P2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocols);
-        YamuxStream stream = _session.OpenStream();
+        // multistream-select writes at once: the SYN rides with its first message.
+        YamuxStream stream = _session.OpenStream(announce: false);
         Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         timeout.CancelAfter(_node.Options.NegotiationTimeout);

@@ -78,7 +78,11 @@ internal sealed class YamuxSession
     /// <summary>The GoAway code the peer sent, if it sent one.</summary>
     public GoAwayCode? RemoteGoAwayCode { get; private set; }
 
-    public YamuxStream OpenStream()
+    /// <summary>
+    /// Opens a stream. With <paramref name="announce"/> the SYN goes out at once; without it, with the caller's
+    /// first flush, in the same Noise frame as the data (a stream that starts by writing saves a packet).
+    /// </summary>
+    public YamuxStream OpenStream(bool announce = true)
     {
         YamuxStream stream;
         lock (_lock)
@@ -103,8 +107,11 @@ internal sealed class YamuxSession
             _nextStreamId += 2;
             _streams.Add(stream.Id, stream);
         }
-        // The SYN goes out now, as a window update, so the peer sees the stream even before we write.
-        stream.Schedule();
+        if (announce)
+        {
+            // The SYN goes out now, as a window update, so the peer sees the stream even before we write.
+            stream.Schedule();
+        }
         return stream;
     }
 
