@@ -122,7 +122,16 @@ const handlers = {
   },
   // The ping protocol repeated on one stream (as the libp2p ping spec has it): 32 random bytes out, the same back.
   async streamPings (cmd) {
-    const stream = await node.dialProtocol(target(cmd), '/ipfs/ping/1.0.0')
+    let stream
+    while (stream == null) {
+      try {
+        stream = await node.dialProtocol(target(cmd), '/ipfs/ping/1.0.0')
+      } catch (err) {
+        // As in pings: the previous ping stream may still count against js-libp2p's limit of one.
+        if (err.name !== 'TooManyOutboundProtocolStreamsError') throw err
+        await new Promise(resolve => setTimeout(resolve, 1))
+      }
+    }
     const bytes = byteStream(stream)
     const rtts = []
     for (let i = 0; i < (cmd.count ?? 1000) + 100; i++) {
