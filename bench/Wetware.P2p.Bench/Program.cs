@@ -1,6 +1,8 @@
 // Wetware.P2p against js-libp2p on loopback (bench/p2p.sh): one stream's throughput (our node -> our node and
-// js -> js, the same echo of N MiB in 64 KiB chunks), ping round trips (libp2p ping on a new stream each, on one
-// open stream, and raw TCP ping-pong in C#), and full dials (TCP + Noise + Yamux, then identify).
+// js -> js, the same echo of N MiB in 64 KiB chunks, with the CPU time both ends spent, which a busy machine
+// disturbs less than the wall clock), ping round trips (the libp2p ping protocol repeated on one stream, as the
+// ping spec has it and issue 8's goal is judged; libp2p ping on a new stream each; raw TCP ping-pong in C#), and
+// full dials (TCP + Noise + Yamux, then identify).
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
@@ -39,55 +41,91 @@ await conn.Identified;
 // ---- throughput -----------------------------------------------------------------------------------------------
 long size = (long)mib << 20;
 await EchoAsync(conn, 16L << 20); // warm-up
+TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
 double ours = size / (1 << 20) / (await EchoAsync(conn, size)).TotalSeconds;
-Console.WriteLine($"stream echo {mib} MiB, our node -> our node: {ours,8:0} MiB/s");
+// Both nodes run in this process: its CPU time is both ends' (and the echo check's).
+double oursCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / (size >> 20) * 1024;
+Console.WriteLine($"stream echo {mib} MiB, our node -> our node: {ours,8:0} MiB/s  ({ours * 1.048576:0} MB/s; CPU {oursCpu / 1000:0.00} s per GiB echoed, both ends)");
 
 double? theirs = null;
-double? jsPingP50 = null, jsDialP50 = null;
+double? jsPingP50 = null, jsStreamPingP50 = null, jsDialP50 = null;
 if (js)
 {
     await using var j1 = await JsPeer.StartAsync(Path.Combine(root, "tests/interop/libp2p-js"));
     await using var j2 = await JsPeer.StartAsync(Path.Combine(root, "tests/interop/libp2p-js"));
     await j1.AskAsync(new JsonObject { ["cmd"] = "echo", ["addr"] = j2.Ip4, ["bytes"] = 16 << 20 });
+    TimeSpan jsCpu0 = j1.Cpu + j2.Cpu;
     JsonNode r = await j1.AskAsync(new JsonObject { ["cmd"] = "echo", ["addr"] = j2.Ip4, ["bytes"] = size });
+    double jsCpu = (j1.Cpu + j2.Cpu - jsCpu0).TotalMilliseconds / (size >> 20) * 1024;
     theirs = size / (1 << 20) / (r["ms"]!.GetValue<double>() / 1000);
-    Console.WriteLine($"stream echo {mib} MiB, js-libp2p -> js-libp2p: {theirs,8:0} MiB/s   (ours / js: {ours / theirs:0.00}x)");
+    Console.WriteLine($"stream echo {mib} MiB, js-libp2p -> js-libp2p: {theirs,8:0} MiB/s  (ours / js: {ours / theirs:0.00}x; CPU {jsCpu / 1000:0.00} s per GiB echoed, both ends; ours / js: {oursCpu / jsCpu:0.00}x)");
     r = await j1.AskAsync(new JsonObject { ["cmd"] = "pings", ["addr"] = j2.Ip4, ["count"] = pings });
     jsPingP50 = P50(r["ms"]!.AsArray().Select(n => n!.GetValue<double>() * 1000));
+    r = await j1.AskAsync(new JsonObject { ["cmd"] = "streamPings", ["addr"] = j2.Ip4, ["count"] = pings });
+    jsStreamPingP50 = P50(r["ms"]!.AsArray().Select(n => n!.GetValue<double>() * 1000));
     r = await j1.AskAsync(new JsonObject { ["cmd"] = "dials", ["addr"] = j2.Ip4, ["count"] = dials });
     jsDialP50 = P50(r["ms"]!.AsArray().Select(n => n!.GetValue<double>() * 1000));
 }
 
 // ---- ping -----------------------------------------------------------------------------------------------------
-var perPing = new List<double>();
-for (int i = 0; i < pings; i++)
-{
-    long t0 = Stopwatch.GetTimestamp();
-    await conn.PingAsync();
-    perPing.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
-}
+// The libp2p ping protocol (/ipfs/ping/1.0.0) on one stream: 32 random bytes, echoed by the peer's ping handler,
+// again and again on the same stream as the ping spec describes. Issue 8's goal (at most 2x raw TCP) is judged
+// on this figure; the new-stream figure adds a stream open, multistream-select and the close to each ping. The
+// three kinds run in interleaved rounds, so a machine busy with other work disturbs them alike.
 var onStream = new List<double>();
+var perPing = new List<double>();
+var rawTcp = new List<double>();
+await using (var tcpPair = await TcpPingPong.StartAsync())
 await using (P2pStream ping = await conn.OpenStreamAsync(PingId))
 {
     var payload = new byte[32];
-    for (int i = 0; i < pings; i++)
+    const int Round = 50;
+    for (int round = 0; round * Round < pings + 100; round++)
     {
-        Random.Shared.NextBytes(payload);
-        long t0 = Stopwatch.GetTimestamp();
-        await ping.Output.WriteAsync(payload);
-        await ReadExactlyAsync(ping.Input, 32);
-        onStream.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+        bool warm = round * Round >= 100;
+        for (int i = 0; i < Round; i++)
+        {
+            Random.Shared.NextBytes(payload);
+            long t0 = Stopwatch.GetTimestamp();
+            await ping.Output.WriteAsync(payload);
+            await ReadExactlyAsync(ping.Input, payload);
+            if (warm)
+            {
+                onStream.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+        }
+        for (int i = 0; i < Round; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            await conn.PingAsync();
+            if (warm)
+            {
+                perPing.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+        }
+        for (int i = 0; i < Round; i++)
+        {
+            double rtt = await tcpPair.PingAsync();
+            if (warm)
+            {
+                rawTcp.Add(rtt);
+            }
+        }
     }
 }
-double tcp = P50(await TcpPingPongAsync(pings));
+double tcp = P50(rawTcp);
 double newStreamP50 = P50(perPing), onStreamP50 = P50(onStream);
-Console.WriteLine($"ping p50, libp2p ping (new stream each), ours:  {newStreamP50,8:0.0} µs   ({newStreamP50 / tcp:0.0}x raw TCP)");
+Console.WriteLine($"ping p50, libp2p ping on one stream, ours:        {onStreamP50,8:0.0} µs   ({onStreamP50 / tcp:0.00}x raw TCP; issue 8's goal: at most 2x)");
+if (jsStreamPingP50 is { } jsp)
+{
+    Console.WriteLine($"ping p50, libp2p ping on one stream, js:          {jsp,8:0.0} µs   (ours / js: {onStreamP50 / jsp:0.00}x)");
+}
+Console.WriteLine($"ping p50, libp2p ping on a new stream each, ours: {newStreamP50,8:0.0} µs   ({newStreamP50 / tcp:0.00}x raw TCP)");
 if (jsPingP50 is { } jp)
 {
-    Console.WriteLine($"ping p50, libp2p ping (new stream each), js:    {jp,8:0.0} µs   (ours / js: {newStreamP50 / jp:0.00}x)");
+    Console.WriteLine($"ping p50, libp2p ping on a new stream each, js:   {jp,8:0.0} µs   (ours / js: {newStreamP50 / jp:0.00}x)");
 }
-Console.WriteLine($"ping p50, 32 bytes on one open stream, ours:    {onStreamP50,8:0.0} µs   ({onStreamP50 / tcp:0.0}x raw TCP)");
-Console.WriteLine($"ping p50, raw TCP ping-pong in C#:              {tcp,8:0.0} µs");
+Console.WriteLine($"ping p50, raw TCP ping-pong in C#, 32 bytes:      {tcp,8:0.0} µs");
 
 // ---- dial -----------------------------------------------------------------------------------------------------
 await using (var c = new P2pNode(NodeKey.Generate()))
@@ -109,12 +147,12 @@ await using (var c = new P2pNode(NodeKey.Generate()))
         await d.CloseAsync();
     }
     double p50 = P50(dialOnly);
-    Console.WriteLine($"dial p50, TCP + Noise + Yamux, ours:            {p50 / 1000,8:0.00} ms");
+    Console.WriteLine($"dial p50, TCP + Noise + Yamux, ours:              {p50 / 1000,8:0.00} ms");
     if (jsDialP50 is { } jd)
     {
-        Console.WriteLine($"dial p50, TCP + Noise + Yamux, js:              {jd / 1000,8:0.00} ms   (ours / js: {p50 / jd:0.00}x)");
+        Console.WriteLine($"dial p50, TCP + Noise + Yamux, js:                {jd / 1000,8:0.00} ms   (ours / js: {p50 / jd:0.00}x)");
     }
-    Console.WriteLine($"dial p50, + identify answered, ours:            {P50(withIdentify) / 1000,8:0.00} ms");
+    Console.WriteLine($"dial p50, + identify answered, ours:              {P50(withIdentify) / 1000,8:0.00} ms");
 }
 return 0;
 
@@ -183,14 +221,22 @@ static async Task<TimeSpan> EchoAsync(PeerConnection conn, long size)
     return elapsed;
 }
 
-static async Task ReadExactlyAsync(PipeReader input, int count)
+// Reads the echo of `sent` and checks it, as a ping does.
+static async Task ReadExactlyAsync(PipeReader input, byte[] sent)
 {
     while (true)
     {
         ReadResult r = await input.ReadAsync();
-        if (r.Buffer.Length >= count)
+        if (r.Buffer.Length >= sent.Length)
         {
-            input.AdvanceTo(r.Buffer.GetPosition(count));
+            bool same = r.Buffer.IsSingleSegment
+                ? r.Buffer.FirstSpan[..sent.Length].SequenceEqual(sent)
+                : r.Buffer.Slice(0, sent.Length).ToArray().AsSpan().SequenceEqual(sent);
+            input.AdvanceTo(r.Buffer.GetPosition(sent.Length));
+            if (!same)
+            {
+                throw new InvalidOperationException("ping: other bytes came back");
+            }
             return;
         }
         if (r.IsCompleted)
@@ -201,17 +247,56 @@ static async Task ReadExactlyAsync(PipeReader input, int count)
     }
 }
 
-static async Task<List<double>> TcpPingPongAsync(int count)
+/// <summary>Raw TCP ping-pong in C# (TCP_NODELAY, async sockets): the floor a libp2p ping is compared with.</summary>
+internal sealed class TcpPingPong : IAsyncDisposable
 {
-    using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-    listener.Listen();
-    using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-    Task<Socket> accepted = listener.AcceptAsync();
-    await client.ConnectAsync(listener.LocalEndPoint!);
-    using Socket server = await accepted;
-    server.NoDelay = true;
-    Task echo = Task.Run(async () =>
+    private readonly Socket _client;
+    private readonly Socket _server;
+    private readonly Task _echo;
+    private readonly byte[] _buffer = new byte[32];
+
+    private TcpPingPong(Socket client, Socket server)
+    {
+        _client = client;
+        _server = server;
+        _echo = Task.Run(EchoAsync);
+    }
+
+    public static async Task<TcpPingPong> StartAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Task<Socket> accepted = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        Socket server = await accepted;
+        server.NoDelay = true;
+        return new TcpPingPong(client, server);
+    }
+
+    /// <summary>One 32-byte round trip, in µs.</summary>
+    public async Task<double> PingAsync()
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        await _client.SendAsync(_buffer);
+        int got = 0;
+        while (got < 32)
+        {
+            got += await _client.ReceiveAsync(_buffer.AsMemory(got));
+        }
+        return Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Shutdown(SocketShutdown.Both);
+        await _echo;
+        _client.Dispose();
+        _server.Dispose();
+    }
+
+    private async Task EchoAsync()
     {
         var buf = new byte[32];
         while (true)
@@ -219,35 +304,16 @@ static async Task<List<double>> TcpPingPongAsync(int count)
             int got = 0;
             while (got < 32)
             {
-                int n = await server.ReceiveAsync(buf.AsMemory(got));
+                int n = await _server.ReceiveAsync(buf.AsMemory(got));
                 if (n == 0)
                 {
                     return;
                 }
                 got += n;
             }
-            await server.SendAsync(buf);
-        }
-    });
-    var rtts = new List<double>();
-    var b = new byte[32];
-    for (int i = 0; i < count + 100; i++)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        await client.SendAsync(b);
-        int got = 0;
-        while (got < 32)
-        {
-            got += await client.ReceiveAsync(b.AsMemory(got));
-        }
-        if (i >= 100)
-        {
-            rtts.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            await _server.SendAsync(buf);
         }
     }
-    client.Shutdown(SocketShutdown.Both);
-    await echo;
-    return rtts;
 }
 
 /// <summary>The js-libp2p peer of tests/interop/libp2p-js (JSON-line commands on stdin, answers on stdout).</summary>
@@ -263,6 +329,16 @@ internal sealed class JsPeer : IAsyncDisposable
     }
 
     public string Ip4 { get; }
+
+    /// <summary>The node process's CPU time so far.</summary>
+    public TimeSpan Cpu
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
 
     public static async Task<JsPeer> StartAsync(string directory)
     {

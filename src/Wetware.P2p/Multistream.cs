@@ -60,12 +60,24 @@ internal static class Multistream
     /// </summary>
     public static async Task<string> ListenAsync(IDuplexPipe pipe, Func<string, bool> supported, Func<IEnumerable<string>> list, CancellationToken cancellationToken)
     {
-        // Our header goes out at once (it does not depend on the dialer's); the dialer reads it before its answer.
+        // Our header does not depend on the dialer's, but it waits in the writer until we would wait for the dialer:
+        // a pipelining dialer (header and proposal at once) gets header and answer in one packet, and a dialer that
+        // waits for our header before it proposes gets it before we wait.
         WriteMessage(pipe.Output, ProtocolId);
-        await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
+        bool headerSent = false;
+        if (!HasMessage(pipe.Input))
+        {
+            await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
+            headerSent = true;
+        }
         await ReadHeaderAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
         for (int proposals = 0; proposals < MaxProposals; proposals++)
         {
+            if (!headerSent && !HasMessage(pipe.Input))
+            {
+                await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
+                headerSent = true;
+            }
             string proposal = await ReadMessageAsync(pipe.Input, cancellationToken).ConfigureAwait(false);
             if (proposal == ProtocolId)
             {
@@ -87,6 +99,7 @@ internal static class Multistream
                 WriteMessage(pipe.Output, NotAvailable);
             }
             await FlushAsync(pipe.Output, cancellationToken).ConfigureAwait(false);
+            headerSent = true;
         }
         throw P2pException.Protocol($"multistream-select: more than {MaxProposals} proposals without agreement");
     }
@@ -135,6 +148,25 @@ internal static class Multistream
         {
             throw P2pException.Protocol($"multistream-select: expected '{ProtocolId}', got '{Shown(header)}'");
         }
+    }
+
+    /// <summary>True when a whole message (or a malformed one, which the read then reports) is already buffered.</summary>
+    private static bool HasMessage(PipeReader reader)
+    {
+        if (!reader.TryRead(out ReadResult result))
+        {
+            return false;
+        }
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        bool complete = Varint.TryRead(buffer, out ulong length, out int n) switch
+        {
+            Varint.Status.NeedMore => false,
+            Varint.Status.Malformed => true,
+            _ => length is 0 or > MaxMessageLength || buffer.Length >= n + (long)length,
+        };
+        // Nothing consumed or examined: the next read returns the same bytes at once.
+        reader.AdvanceTo(buffer.Start);
+        return complete || result.IsCompleted || result.IsCanceled;
     }
 
     internal static async ValueTask<string> ReadMessageAsync(PipeReader reader, CancellationToken cancellationToken, int expectedLength = 0)

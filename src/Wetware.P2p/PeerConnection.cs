@@ -22,7 +22,6 @@ public sealed class PeerConnection
     private readonly TaskCompletionSource<IdentifyInfo> _identified = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _noiseRead;
-    private readonly Task _noiseWrite;
     private Task? _yamuxRead;
     private Task? _yamuxWrite;
     private long _lastActivity = Environment.TickCount64;
@@ -55,7 +54,6 @@ public sealed class PeerConnection
             () => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64),
             limit => logger.LogWarning("{Peer} at {Address}: {Limit}", RemotePeer, RemoteAddress, limit));
         _noiseRead = node.Tasks.Run(noise.ReadLoopAsync, "noise read loop");
-        _noiseWrite = node.Tasks.Run(noise.WriteLoopAsync, "noise write loop");
         _identified.Task.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
     }
 
@@ -101,7 +99,8 @@ public sealed class PeerConnection
     public async Task<P2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocols);
-        YamuxStream stream = _session.OpenStream();
+        // multistream-select writes at once: the SYN rides with its first message.
+        YamuxStream stream = _session.OpenStream(announce: false);
         Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         timeout.CancelAfter(_node.Options.NegotiationTimeout);
@@ -176,7 +175,7 @@ public sealed class PeerConnection
     /// <summary>Watches the loops; the first to end (or a close request) closes the connection and releases all.</summary>
     internal async Task SuperviseAsync()
     {
-        Task[] loops = [_noiseRead, _noiseWrite, _yamuxRead!, _yamuxWrite!];
+        Task[] loops = [_noiseRead, _yamuxRead!, _yamuxWrite!];
         Task first = await Task.WhenAny([.. loops, _closeRequested.Task]).ConfigureAwait(false);
         string reason;
         bool failure = false;
@@ -287,7 +286,7 @@ public sealed class PeerConnection
         await _noise.Output.CompleteAsync().ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(_noiseRead, _noiseWrite).ConfigureAwait(false);
+            await _noiseRead.ConfigureAwait(false);
         }
         catch (Exception)
         {

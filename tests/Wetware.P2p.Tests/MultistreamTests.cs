@@ -48,6 +48,29 @@ public class MultistreamTests
     }
 
     [Fact]
+    public async Task ListenerAnswersAPipeliningDialerWithHeaderAndAnswerInOneWrite()
+    {
+        var pair = new DuplexPair();
+        await pair.A.Output.WriteAsync((byte[])[.. Message("/multistream/1.0.0"), .. Message("/b/1")]);
+        Assert.Equal("/b/1", await Multistream.ListenAsync(pair.B, p => p == "/b/1", () => ["/b/1"], CancellationToken.None));
+        ReadResult answer = await pair.A.Input.ReadAsync();
+        Assert.Equal([.. Message("/multistream/1.0.0"), .. Message("/b/1")], answer.Buffer.ToArray());
+    }
+
+    [Fact]
+    public async Task ListenerSendsItsHeaderToADialerThatWaitsForItBeforeProposing()
+    {
+        var pair = new DuplexPair();
+        Task<string> listen = Multistream.ListenAsync(pair.B, p => p == "/b/1", () => ["/b/1"], CancellationToken.None);
+        await pair.A.Output.WriteAsync(Message("/multistream/1.0.0"));
+        ReadResult header = await pair.A.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(Message("/multistream/1.0.0"), header.Buffer.ToArray());
+        pair.A.Input.AdvanceTo(header.Buffer.End);
+        await pair.A.Output.WriteAsync(Message("/b/1"));
+        Assert.Equal("/b/1", await listen);
+    }
+
+    [Fact]
     public async Task ListenerAnswersNaThenAcceptsAndListsWithLs()
     {
         var pair = new DuplexPair();

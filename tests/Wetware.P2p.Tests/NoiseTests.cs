@@ -26,7 +26,7 @@ public class NoiseTests
         // Transport: both directions, a frame split at the 65519-byte plaintext limit.
         var ca = new NoiseChannel(pair.A, i);
         var cb = new NoiseChannel(pair.B, responder);
-        Task[] loops = [ca.ReadLoopAsync(), ca.WriteLoopAsync(), cb.ReadLoopAsync(), cb.WriteLoopAsync()];
+        Task[] loops = [ca.ReadLoopAsync(), cb.ReadLoopAsync()];
         byte[] big = Echo.Random(200_000);
         await ca.Output.WriteAsync(big);
         await cb.Output.WriteAsync(new byte[] { 1, 2, 3 });
@@ -43,10 +43,8 @@ public class NoiseTests
         var pair = new DuplexPair();
         var (i, r) = await HandshakeAsync(pair);
         var ca = new NoiseChannel(pair.A, i);
-        Task write = ca.WriteLoopAsync();
         await ca.Output.WriteAsync(new byte[100_000]);
         await ca.Output.CompleteAsync();
-        await write;
         ReadResult wire = await pair.B.Input.ReadAsync();
         while (!wire.IsCompleted)
         {
@@ -57,6 +55,71 @@ public class NoiseTests
         Assert.Equal(2 + 65535 + 2 + (100_000 - 65519) + 16, bytes.Length);
         Assert.Equal([0xff, 0xff], bytes[..2]);
         r.Receive.Dispose();
+    }
+
+    [Fact]
+    public async Task WritesBetweenFlushesShareOneFrameAndEachFlushSealsOne()
+    {
+        var pair = new DuplexPair();
+        var (i, r) = await HandshakeAsync(pair);
+        var ca = new NoiseChannel(pair.A, i);
+        var cb = new NoiseChannel(pair.B, r);
+        ca.Output.Write(new byte[] { 1, 2 });
+        ca.Output.Write(new byte[] { 3 });
+        await ca.Output.FlushAsync();
+        await ca.Output.WriteAsync(new byte[] { 4 });
+        ReadResult wire = await pair.B.Input.ReadAsync();
+        byte[] bytes = wire.Buffer.ToArray();
+        Assert.Equal(2 + 3 + 16 + 2 + 1 + 16, bytes.Length);
+        Assert.Equal([0, 19], bytes[..2]);
+        Assert.Equal([0, 17], bytes[21..23]);
+        // Nothing is sent in clear.
+        Assert.NotEqual([1, 2, 3], bytes[2..5]);
+        pair.B.Input.AdvanceTo(wire.Buffer.Start);
+        Task read = cb.ReadLoopAsync();
+        Assert.Equal([1, 2, 3, 4], await ReadExactlyAsync(cb.Input, 4));
+        await ca.Output.CompleteAsync();
+        await read;
+    }
+
+    [Fact]
+    public async Task FramesSplitAcrossBuffersDecryptAndAFlippedBitFailsAuthentication()
+    {
+        var pair = new DuplexPair();
+        var (i, r) = await HandshakeAsync(pair);
+        var ca = new NoiseChannel(pair.A, i);
+        byte[] first = Echo.Random(1000);
+        await ca.Output.WriteAsync(first);
+        await ca.Output.WriteAsync(new byte[1000]);
+        await ca.Output.CompleteAsync();
+        ReadResult wire = await pair.B.Input.ReadAsync();
+        while (!wire.IsCompleted)
+        {
+            pair.B.Input.AdvanceTo(wire.Buffer.Start, wire.Buffer.End);
+            wire = await pair.B.Input.ReadAsync();
+        }
+        byte[] frames = wire.Buffer.ToArray();
+        pair.B.Input.AdvanceTo(wire.Buffer.End);
+        Assert.Equal(2 * (2 + 1000 + 16), frames.Length);
+        frames[1018 + 500] ^= 1;
+
+        // Each frame reaches the reader in two buffers, so it is gathered before it is decrypted.
+        var split = new DuplexPair();
+        var cb = new NoiseChannel(split.B, r);
+        Task read = cb.ReadLoopAsync();
+        async Task SendSplitAsync(int start)
+        {
+            await split.A.Output.WriteAsync(frames.AsMemory(start, 300));
+            Memory<byte> rest = split.A.Output.GetMemory(8000); // more than the first buffer has left: a new one
+            frames.AsMemory(start + 300, 718).CopyTo(rest);
+            split.A.Output.Advance(718);
+            await split.A.Output.FlushAsync();
+        }
+        await SendSplitAsync(0);
+        Assert.Equal(first, await ReadExactlyAsync(cb.Input, 1000));
+        await SendSplitAsync(1018);
+        var e = await Assert.ThrowsAsync<P2pException>(() => read);
+        Assert.Contains("failed authentication", e.Reason);
     }
 
     [Fact]

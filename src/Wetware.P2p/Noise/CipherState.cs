@@ -64,6 +64,26 @@ internal sealed class CipherState : IDisposable
         }
     }
 
+    /// <summary>
+    /// Decrypts <paramref name="ciphertext"/> with its <paramref name="tag"/> into <paramref name="destination"/>,
+    /// which may be the ciphertext itself (in place); false when it fails authentication. Needs a key.
+    /// </summary>
+    public bool TryDecrypt(ReadOnlySpan<byte> ad, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_aead is null, this);
+        Span<byte> nonce = stackalloc byte[12];
+        NextNonce(nonce);
+        try
+        {
+            _aead.Decrypt(nonce, ciphertext, tag, destination[..ciphertext.Length], ad);
+            return true;
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
     public void Dispose()
     {
         _aead?.Dispose();

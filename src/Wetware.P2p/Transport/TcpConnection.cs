@@ -24,7 +24,9 @@ internal sealed class TcpConnection : IDuplexPipe, IDisposable
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 8192, leaveOpen: true));
+        // Reads of up to 256 KiB: a busy connection takes several Noise frames per wake-up (64 KiB reads cost
+        // ~20% more CPU per byte on a 256 MiB echo).
+        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
         Output = new ShutdownWriter(PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536, leaveOpen: true)), this);
     }
 

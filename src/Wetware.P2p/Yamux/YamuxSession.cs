@@ -18,7 +18,10 @@ internal sealed class YamuxSession
     private readonly Action<YamuxStream> _onInboundStream;
     private readonly Action _onStreamRetired;
     private readonly Action<string>? _onLimit;
-    private readonly Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
+    // Synchronous continuations: whoever hands the idle write loop work (an application's flush, the read loop's
+    // pong or window update) runs it to the socket on its own thread instead of waking another one. The loop never
+    // waits on an application, and nothing hands it work while holding a lock it takes.
+    private readonly Channel<WorkItem> _work = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly Dictionary<uint, YamuxStream> _streams = [];
     private readonly Dictionary<uint, (TaskCompletionSource<TimeSpan> Done, long Started)> _pings = [];
     private readonly object _lock = new();
@@ -75,7 +78,11 @@ internal sealed class YamuxSession
     /// <summary>The GoAway code the peer sent, if it sent one.</summary>
     public GoAwayCode? RemoteGoAwayCode { get; private set; }
 
-    public YamuxStream OpenStream()
+    /// <summary>
+    /// Opens a stream. With <paramref name="announce"/> the SYN goes out at once; without it, with the caller's
+    /// first flush, in the same Noise frame as the data (a stream that starts by writing saves a packet).
+    /// </summary>
+    public YamuxStream OpenStream(bool announce = true)
     {
         YamuxStream stream;
         lock (_lock)
@@ -100,8 +107,11 @@ internal sealed class YamuxSession
             _nextStreamId += 2;
             _streams.Add(stream.Id, stream);
         }
-        // The SYN goes out now, as a window update, so the peer sees the stream even before we write.
-        stream.Schedule();
+        if (announce)
+        {
+            // The SYN goes out now, as a window update, so the peer sees the stream even before we write.
+            stream.Schedule();
+        }
         return stream;
     }
 

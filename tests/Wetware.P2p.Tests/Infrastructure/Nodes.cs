@@ -43,6 +43,20 @@ internal static class Nodes
         });
     }
 
+    /// <summary>The node's counts once they stayed the same for 100 ms (tasks that are about to end have ended).</summary>
+    public static async Task<P2pCounts> SettledCountsAsync(P2pNode node)
+    {
+        P2pCounts last = node.Counts;
+        for (int same = 0; same < 5;)
+        {
+            await Task.Delay(20);
+            P2pCounts now = node.Counts;
+            same = now == last ? same + 1 : 0;
+            last = now;
+        }
+        return last;
+    }
+
     /// <summary>Waits until <paramref name="condition"/> holds, polling.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {

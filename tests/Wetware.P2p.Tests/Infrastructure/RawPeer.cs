@@ -49,7 +49,6 @@ internal sealed class RawPeer : IAsyncDisposable
         NoiseResult result = await NoiseHandshake.InitiateAsync(Pipe, id, null, CancellationToken.None);
         var noise = new NoiseChannel(Tcp, result);
         _loops.Add(Task.Run(noise.ReadLoopAsync));
-        _loops.Add(Task.Run(noise.WriteLoopAsync));
         Pipe = noise;
         return result.RemoteKey;
     }
