@@ -42,6 +42,36 @@ public static class AtomAbi
         };
     }
 
+    /// <summary>
+    /// The revert data a failed Nethereum call or transaction carries (a custom error's exception, a revert
+    /// exception, or the node's JSON-RPC error data), or null when <paramref name="error"/> carries none.
+    /// </summary>
+    public static byte[]? RevertData(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            string? hex = e switch
+            {
+                SmartContractCustomErrorRevertException custom => custom.ExceptionEncodedData,
+                Nethereum.ABI.FunctionEncoding.SmartContractRevertException revert => revert.EncodedData,
+                Nethereum.JsonRpc.Client.RpcResponseException rpc => rpc.RpcError?.Data?.ToString(),
+                _ => null,
+            };
+            if (!string.IsNullOrEmpty(hex) && hex.StartsWith("0x", StringComparison.Ordinal) && hex.Length >= 10)
+            {
+                try
+                {
+                    return hex.HexToByteArray();
+                }
+                catch (FormatException)
+                {
+                    // not hex after all: look further in
+                }
+            }
+        }
+        return null;
+    }
+
     /// <summary><see cref="DecodeError(ReadOnlySpan{byte})"/> of hex revert data (with or without 0x).</summary>
     public static AtomError? DecodeError(string? revertDataHex) =>
         string.IsNullOrEmpty(revertDataHex) ? null : DecodeError(revertDataHex.HexToByteArray());
@@ -97,6 +127,11 @@ public sealed class AtomOwnerFunction : FunctionMessage
 /// <summary><c>constructor(bytes initialCid)</c>, with the compiled bytecode.</summary>
 public sealed class AtomDeployment : ContractDeploymentMessage
 {
+    public AtomDeployment()
+        : base(string.Empty)
+    {
+    }
+
     public AtomDeployment(string byteCode)
         : base(byteCode)
     {
