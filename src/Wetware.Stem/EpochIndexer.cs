@@ -174,16 +174,14 @@ public sealed class EpochIndexer : IAsyncDisposable
                     },
                     _options.RequestTimeout,
                     stop).ConfigureAwait(false);
-                if (_states.Change("ws", "up"))
+                bool changed = _states.Change("ws", "up");
+                if (!everConnected)
                 {
-                    if (everConnected)
-                    {
-                        _logger.LogInformation("WebSocket to {Url} restored: backfilling from block {Block}", _options.WebSocketUrl, Volatile.Read(ref _scanned) + 1);
-                    }
-                    else
-                    {
-                        _logger.LogInformation("following {Contract} over {Url} (confirmation depth {Depth})", _contract, _options.WebSocketUrl, _options.ConfirmationDepth);
-                    }
+                    _logger.LogInformation("following {Contract} over {Url} (confirmation depth {Depth})", _contract, _options.WebSocketUrl, _options.ConfirmationDepth);
+                }
+                else if (changed)
+                {
+                    _logger.LogInformation("WebSocket to {Url} restored: backfilling from block {Block}", _options.WebSocketUrl, Volatile.Read(ref _scanned) + 1);
                 }
                 everConnected = true;
                 backoff.Reset();
