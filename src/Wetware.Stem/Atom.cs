@@ -2,6 +2,7 @@ using System.Numerics;
 using Nethereum.ABI.FunctionEncoding.Attributes;
 using Nethereum.Contracts;
 using Nethereum.Hex.HexConvertors.Extensions;
+using Nethereum.RPC.Eth.DTOs;
 
 namespace Wetware.Stem;
 
@@ -25,6 +26,48 @@ public static class AtomAbi
 
     /// <summary>topic0 of <c>HeadUpdated(uint64 indexed seq, address indexed writer, bytes cid, bytes32 indexed cidHash)</c>.</summary>
     public const string HeadUpdatedTopic = "0x85f2cb2e69cdbc779032c9439dbb51c7a51f823b898e6068e18b896e87bd29d0";
+
+    /// <summary>
+    /// The seq (topic 1) and head bytes (the data's one <c>bytes</c>) of a HeadUpdated log, read directly: Nethereum's
+    /// generic decoder costs ~0.5 ms a log, which dominates a catch-up over thousands of them.
+    /// </summary>
+    /// <exception cref="FormatException">The log is not a well-formed HeadUpdated.</exception>
+    public static (ulong Seq, byte[] Cid) DecodeHeadUpdated(FilterLog log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        if (log.Topics is not { Length: 4 } || !string.Equals(log.Topics[0]?.ToString(), HeadUpdatedTopic, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new FormatException("not a HeadUpdated log (topic0 or the number of topics differ)");
+        }
+        byte[] seqWord = (log.Topics[1]?.ToString() ?? "").HexToByteArray();
+        byte[] data = (log.Data ?? "").HexToByteArray();
+        return (DecodeSeq(seqWord), DecodeBytes(data));
+    }
+
+    /// <summary>A uint64 in a 32-byte big-endian word (its 24 high bytes zero).</summary>
+    internal static ulong DecodeSeq(ReadOnlySpan<byte> word)
+    {
+        if (word.Length != 32 || word[..24].ContainsAnyExcept((byte)0))
+        {
+            throw new FormatException("the seq topic is not a uint64 word");
+        }
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(word[24..]);
+    }
+
+    /// <summary>The ABI encoding of one dynamic <c>bytes</c>: offset (32), length, the bytes padded to 32.</summary>
+    internal static byte[] DecodeBytes(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 64 || data[..31].ContainsAnyExcept((byte)0) || data[31] != 32 || data[32..56].ContainsAnyExcept((byte)0))
+        {
+            throw new FormatException("the HeadUpdated data is not one ABI-encoded bytes");
+        }
+        ulong length = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(data[56..64]);
+        if (length > (ulong)(data.Length - 64))
+        {
+            throw new FormatException($"the HeadUpdated data says {length} bytes but holds {data.Length - 64}");
+        }
+        return data.Slice(64, (int)length).ToArray();
+    }
 
     /// <summary>Names the Atom error that <paramref name="revertData"/> carries (by its 4-byte selector), or null for any other revert.</summary>
     public static AtomError? DecodeError(ReadOnlySpan<byte> revertData)

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Nethereum.Contracts;
 using Nethereum.Hex.HexConvertors.Extensions;
 using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
@@ -305,9 +304,16 @@ public sealed class EpochIndexer : IAsyncDisposable
         }
 
         ulong current = Current.Seq;
+        // Chain order (block, then log index); the keys are read once, as HexBigInteger parses on each read.
+        var updates = new List<(ulong Block, ulong Index, FinalUpdate Update)>(logs.Count);
         foreach (FilterLog log in logs)
         {
-            FinalUpdate update = Decode(log);
+            FinalUpdate u = Decode(log);
+            updates.Add((u.Block, log.LogIndex.Value.ToUInt64Checked(), u));
+        }
+        updates.Sort(static (a, b) => a.Block != b.Block ? a.Block.CompareTo(b.Block) : a.Index.CompareTo(b.Index));
+        foreach ((_, _, FinalUpdate update) in updates)
+        {
             Interlocked.Increment(ref _updatesRead);
             if (update.Seq <= current)
             {
@@ -424,18 +430,13 @@ public sealed class EpochIndexer : IAsyncDisposable
             }
             lo = hi + 1;
         }
-        all.Sort(static (a, b) =>
-        {
-            int c = a.BlockNumber.Value.CompareTo(b.BlockNumber.Value);
-            return c != 0 ? c : a.LogIndex.Value.CompareTo(b.LogIndex.Value);
-        });
         return all;
     }
 
     private static FinalUpdate Decode(FilterLog log)
     {
-        EventLog<AtomHeadUpdatedEvent> e = log.DecodeEvent<AtomHeadUpdatedEvent>();
-        return new FinalUpdate(e.Event.Seq, e.Event.Cid, log.BlockNumber.Value.ToUInt64Checked(), log.BlockHash);
+        (ulong seq, byte[] cid) = AtomAbi.DecodeHeadUpdated(log);
+        return new FinalUpdate(seq, cid, log.BlockNumber.Value.ToUInt64Checked(), log.BlockHash);
     }
 
     /// <summary>Logs an update seen over the WebSocket once (it is adopted from the HTTP read when final).</summary>

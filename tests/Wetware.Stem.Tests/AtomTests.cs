@@ -89,6 +89,9 @@ public sealed class AtomTests : IAsyncLifetime
             Assert.Equal(owner.TransactionManager.Account.Address[2..].ToLowerInvariant().PadLeft(64, '0'), ((string)log.Topics[2])[2..]);
             Assert.Equal(Sha3Keccack.Current.CalculateHash(cid), ((string)log.Topics[3]).HexToByteArray());
 
+            (ulong seq, byte[] direct) = AtomAbi.DecodeHeadUpdated(log); // the indexer's own decoder agrees with Nethereum's
+            Assert.Equal((ulong)n, seq);
+            Assert.Equal(cid, direct);
             EventLog<AtomHeadUpdatedEvent> decoded = log.DecodeEvent<AtomHeadUpdatedEvent>();
             Assert.Equal((ulong)n, decoded.Event.Seq);
             Assert.Equal(owner.TransactionManager.Account.Address, decoded.Event.Writer, ignoreCase: true);
@@ -131,6 +134,31 @@ public sealed class AtomTests : IAsyncLifetime
         Assert.Equal("a88ee577", Convert.ToHexStringLower(AtomAbi.RevertData(again)!));
         Assert.Equal(AtomError.NoChange, AtomAbi.DecodeError(AtomAbi.RevertData(again)));
         Assert.Equal(1UL, (await AtomContract.HeadAsync(owner, address)).Seq);
+    }
+
+    [Fact]
+    public void DecodeBytesRejectsMalformedData()
+    {
+        byte[] good = new byte[96];
+        good[31] = 32;
+        good[63] = 3;
+        good[64] = 0xaa;
+        Assert.Equal([0xaa, 0, 0], AtomAbi.DecodeBytes(good));
+        byte[] tooLong = (byte[])good.Clone();
+        tooLong[63] = 33;
+        Assert.Throws<FormatException>(() => AtomAbi.DecodeBytes(tooLong));
+        byte[] badOffset = (byte[])good.Clone();
+        badOffset[31] = 64;
+        Assert.Throws<FormatException>(() => AtomAbi.DecodeBytes(badOffset));
+        byte[] huge = (byte[])good.Clone();
+        huge[56] = 0x80;
+        Assert.Throws<FormatException>(() => AtomAbi.DecodeBytes(huge));
+        Assert.Throws<FormatException>(() => AtomAbi.DecodeBytes(good.AsSpan(0, 63)));
+        byte[] seq = new byte[32];
+        seq[31] = 7;
+        Assert.Equal(7UL, AtomAbi.DecodeSeq(seq));
+        seq[0] = 1;
+        Assert.Throws<FormatException>(() => AtomAbi.DecodeSeq(seq));
     }
 
     [Fact]
