@@ -280,6 +280,30 @@ public sealed class IndexerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFailingHttpEndpointIsRetriedWithTheFaultLoggedOnce()
+    {
+        await _anvil.MineAsync(1);
+        await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, _anvil.Port));
+        EpochIndexer indexer = NewIndexer(depth: 1, rpc: new Uri($"http://127.0.0.1:{proxy.Port}"));
+        await indexer.StartAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        await WaitForLogAsync("following", 1);
+
+        await proxy.RefuseAsync();
+        await SetHeadAsync(1);
+        await _anvil.MineAsync(3); // new heads over the WebSocket: each wakes a read over HTTP, which fails
+        await _log.WaitForWarningAsync("fails");
+        await AssertNoneAsync(indexer);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // several retries (back-off up to 0.5 s)
+        Assert.Single(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("fails", StringComparison.Ordinal));
+        Assert.Equal(0UL, indexer.Current.Seq);
+
+        proxy.AcceptAgain();
+        StemEpoch epoch = await NextAsync(indexer);
+        Assert.Equal(1UL, epoch.Seq);
+        Assert.Single(_log.Entries, e => e.Message.Contains("answers again", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task CatchingUpOnManyUpdatesAdoptsOnlyTheNewest()
     {
         await _anvil.MineAsync(2);
@@ -305,12 +329,12 @@ public sealed class IndexerTests : IAsyncLifetime
         Assert.Contains(_log.Entries, e => e.Message.Contains($"{Updates - 1} earlier update(s) superseded", StringComparison.Ordinal));
     }
 
-    private EpochIndexer NewIndexer(int depth, Uri? webSocket = null)
+    private EpochIndexer NewIndexer(int depth, Uri? webSocket = null, Uri? rpc = null)
     {
         var indexer = new EpochIndexer(
             new StemOptions
             {
-                RpcUrl = _anvil.HttpUrl,
+                RpcUrl = rpc ?? _anvil.HttpUrl,
                 WebSocketUrl = webSocket ?? _anvil.WebSocketUrl,
                 Contract = _atom,
                 ConfirmationDepth = depth,
