@@ -35,6 +35,8 @@ fi
 tests/interop/identity/install.sh
 tests/interop/libp2p-js/install.sh
 tests/interop/ipfs/install.sh
+# solc-js and anvil for the Atom contract (contracts/): the build compiles it, the Stem tests run anvil.
+contracts/install.sh
 
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK (dotnet) is not on PATH" >&2
