@@ -131,8 +131,9 @@ internal sealed class IpfsLayerTree : ILayerTree
         {
             Task.Run(() => _cache.FetchAsync(_client, file.Cid, file.Length, CancellationToken.None)).GetAwaiter().GetResult();
         }
-        catch (IpfsException e)
+        catch (Exception e) when (e is IpfsException or IOException or UnauthorizedAccessException)
         {
+            // The guest sees a file it cannot open (ENOENT), the host logs nothing more: the message says why.
             throw new ImageException($"layer '{Name}': cannot fetch '{p}' ({file.Cid}): {e.Message}");
         }
         return _cache.TryOpen(file.Cid, file.Length)
