@@ -24,6 +24,9 @@ public sealed record HostOptions
     /// <summary>The IPFS node's HTTP RPC API (<c>--ipfs-url</c>, shared/spec/cli.md); null: <c>http://127.0.0.1:5001</c>.</summary>
     public Uri? IpfsUrl { get; init; }
 
+    /// <summary>The limit of one call to the IPFS node (listing a layer, fetching a file's first bytes); null: the client's default (30 s).</summary>
+    public TimeSpan? IpfsTimeout { get; init; }
+
     /// <summary>pid0's linear memory cap, in MiB.</summary>
     public int MemoryLimitMiB { get; init; } = 512;
 

@@ -25,14 +25,29 @@ public static class Pid0
     public static async Task<int> RunAsync(HostOptions options, ILogger logger, CancellationToken stop = default)
     {
         IReadOnlyList<string> layers = options.Layers.Count == 0 ? ["@std"] : options.Layers;
+        using var ipfs = new Ipfs.IpfsClient(new Ipfs.IpfsClientOptions
+        {
+            ApiUrl = options.IpfsUrl ?? Ipfs.IpfsClientOptions.DefaultApiUrl,
+            Timeout = options.IpfsTimeout ?? new Ipfs.IpfsClientOptions().Timeout,
+        });
+        // IPFS layers: listed now, files fetched when opened and kept by CID beside the module cache.
+        var ipfsCache = IpfsFileCache.Beside(options.CacheDirectory ?? ModuleCache.DefaultDirectory);
         MergedImage image;
         try
         {
-            image = await ImageLayers.MergeAsync(layers, new ImageOptions { StdImage = options.StdImage }, stop).ConfigureAwait(false);
+            image = await ImageLayers.MergeAsync(layers, new ImageOptions
+            {
+                StdImage = options.StdImage,
+                Ipfs = async (layer, ct) => await IpfsLayerTree.OpenAsync(ipfs, ipfsCache, layer, logger, ct).ConfigureAwait(false),
+            }, stop).ConfigureAwait(false);
         }
         catch (ImageException e)
         {
             throw new HostException(e.Message, e);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw new HostException("interrupted while the image's layers were listed");
         }
         logger.LogDebug("merged {Count} paths from {Layers}", image.Count, string.Join(", ", layers));
         byte[] wasm = ReadBoot(image, layers);
@@ -60,7 +75,6 @@ public static class Pid0
         {
             env["WW_TTY"] = "1";
         }
-        using var ipfs = new Ipfs.IpfsClient(new Ipfs.IpfsClientOptions { ApiUrl = options.IpfsUrl ?? Ipfs.IpfsClientOptions.DefaultApiUrl });
         var host = new HostContext(identity, options.Epochs ?? new EpochSource(), engine, logger)
         {
             Node = node,

@@ -32,7 +32,7 @@ internal static partial class RunCommand
         var wsUrl = UrlOption("--ws-url", "EVM JSON-RPC endpoint over WebSocket (subscriptions)", "ws://127.0.0.1:8545", "ws", "wss");
         var depth = IntOption("--confirmation-depth", "Blocks before a head update is final", 6, 0, 10_000);
         var ipfsUrl = UrlOption("--ipfs-url", "IPFS node HTTP RPC API (env: WW_IPFS_URL)",
-            Environment.GetEnvironmentVariable("WW_IPFS_URL") is { Length: > 0 } env ? env : "http://127.0.0.1:5001", "http", "https");
+            io.GetEnvironmentVariable("WW_IPFS_URL") is { Length: > 0 } env ? env : "http://127.0.0.1:5001", "http", "https");
         var memoryLimit = IntOption("--memory-limit", "Per-guest linear memory cap, in MiB (wasm32 addresses at most 4096)", 512, 1, 4096);
         var wasmDebug = new Option<bool>("--wasm-debug") { Description = "Keep DWARF and show guest backtraces with source lines" };
 
@@ -77,6 +77,7 @@ internal static partial class RunCommand
                     IdentityPath = parse.GetValue(identity) ?? (io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 } env ? env : null),
                     StdImage = io.StdImage,
                     CacheDirectory = io.CacheDirectory,
+                    IpfsTimeout = io.IpfsTimeout,
                     ListenPort = parse.GetValue(port),
                     IpfsUrl = new Uri(parse.GetValue(ipfsUrl)!),
                     MemoryLimitMiB = parse.GetValue(memoryLimit),

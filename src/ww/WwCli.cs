@@ -19,6 +19,9 @@ public sealed record WwIo(Stream Stdin, Stream Stdout, Stream Stderr)
     /// <summary>Where compiled modules are cached; null: the user's cache directory.</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>The limit of one call to the IPFS node; null: the client's default (30 s).</summary>
+    public TimeSpan? IpfsTimeout { get; init; }
+
     /// <summary>The real process's streams.</summary>
     public static WwIo Console() => new(System.Console.OpenStandardInput(), System.Console.OpenStandardOutput(), System.Console.OpenStandardError())
     {
@@ -101,6 +104,7 @@ public static class WwCli
             "Wetware: a decentralized operating system for autonomous agents. " +
             "Agents are WebAssembly programs that run in sandboxed cells and act only through the Cap'n Proto capabilities they are handed.");
         root.Subcommands.Add(RunCommand.Build(io, stderr, stop));
+        root.Subcommands.Add(PushCommand.Build(io, stdout, stderr, stop));
         root.Subcommands.Add(KeyCommands.Keygen(stdout, stderr));
         root.Subcommands.Add(KeyCommands.Id(io, stdout, stderr));
         // The built-in --version reads the entry assembly; ours names this tool's own version.
