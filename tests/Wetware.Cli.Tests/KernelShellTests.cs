@@ -267,3 +267,55 @@ public sealed class KernelShellTests(BuiltGuests guests) : IClassFixture<BuiltGu
         Assert.Contains("error: end of input inside a form", shell.Process.Output);
     }
 }
+
+/// <summary>
+/// The shell across an epoch advance (shared/spec/shell.md: a stale-epoch error makes the kernel re-graft once
+/// and retry). The host runs in this process so the test moves the epoch itself, as the Stem pipeline would.
+/// </summary>
+public sealed class KernelEpochTests(BuiltGuests guests) : IClassFixture<BuiltGuests>
+{
+    [Fact]
+    public async Task AfterAnEpochAdvanceTheShellReGraftsAndRetriesTheCommand()
+    {
+        var epochs = new Wetware.Host.EpochSource();
+        var stdin = new System.IO.Pipelines.Pipe();
+        var stdout = new System.IO.Pipelines.Pipe();
+        using var stop = new CancellationTokenSource();
+        Task<int> run = Wetware.Host.Pid0.RunAsync(new Wetware.Host.HostOptions
+        {
+            Layers = [guests.Std],
+            CacheDirectory = guests.Cache,
+            Epochs = epochs,
+            Terminal = true, // WW_TTY=1: the interactive shell
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stop.Token);
+        var output = new System.Text.StringBuilder();
+        using var reader = new StreamReader(stdout.Reader.AsStream());
+        async Task<string> UntilAsync(string text)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var buffer = new char[4096];
+            while (!output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                int n = await reader.ReadAsync(buffer, timeout.Token);
+                Assert.True(n > 0, "the shell ended early:\n" + output);
+                output.Append(buffer, 0, n);
+            }
+            return output.ToString();
+        }
+        async Task SendAsync(string line) => await stdin.Writer.WriteAsync(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+
+        await UntilAsync(" \u276F ");
+        await SendAsync("(executor echo \"before\")");
+        await UntilAsync("\"before\"");
+        epochs.Advance(new Wetware.Host.EpochInfo(1, new byte[] { 1 }, 10));
+        await SendAsync("(executor echo \"after\")");
+        string seen = await UntilAsync("\"after\"");
+        Assert.DoesNotContain("error:", seen); // the stale session was replaced, the command retried
+        await SendAsync("(ww-info)");
+        seen = await UntilAsync("epoch: 1");
+        await stdin.Writer.CompleteAsync(); // Ctrl-D
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+}
