@@ -26,7 +26,10 @@ public sealed class MembraneTests(TestGuests guests) : IClassFixture<TestGuests>
         }
         var e = await Assert.ThrowsAsync<RpcException>(async () => await s.Host.NewConnect().Send());
         Assert.Equal(RpcErrorType.Unimplemented, e.Type);
+        // No IPFS node in this harness; the sub-APIs the host does not offer answer unimplemented.
         e = await Assert.ThrowsAsync<RpcException>(async () => await s.Ipfs.ResolvePathAsync("/ipfs/x"));
+        Assert.Equal("ipfs: this host has no IPFS node configured", e.Reason);
+        e = await Assert.ThrowsAsync<RpcException>(async () => await s.Ipfs.NewDag().Send());
         Assert.Equal(RpcErrorType.Unimplemented, e.Type);
         using (var epoch = await membrane.EpochAsync())
         {
