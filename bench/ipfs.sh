@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Issue 9's client figure: `cat` of 100 MiB through IpfsClient against curl of the same HTTP call, side by side,
-# on a js-ipfs node (tests/interop/ipfs) started here offline in a temporary repo. Options: --mib N --rounds N.
+# Issue 9's figures: `cat` of 100 MiB through IpfsClient against curl of the same HTTP call, side by side, and
+# `cat` of 16 MiB from a C guest through the ipfs capability against IpfsClient directly, on a js-ipfs node
+# (tests/interop/ipfs) started here offline in a temporary repo. Options: --mib N --rounds N.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ipfs="$root/tests/interop/ipfs"
 bash "$ipfs/install.sh"
 command -v curl >/dev/null || { echo "error: curl is not on PATH" >&2; exit 1; }
 dotnet build -c Release "$root/bench/Wetware.Ipfs.Bench" --nologo -v quiet | { grep -E "error" || true; }
+# The SDK's test guest (tests/sdk-guests/e2e.c) for cat through the ipfs capability.
+out="$root/bench/Wetware.Ipfs.Bench/bin/Release/net10.0"
+dotnet build -c Release "$root/src/Wetware.Capnp.Generator.C" --nologo -v quiet | { grep -E "error" || true; }
+CAPNPC_C="$root/src/Wetware.Capnp.Generator.C/bin/Release/net10.0/capnpc-c" bash "$root/guest/sdk/build.sh" "$out/sdk" \
+  --schema "$root/tests/sdk-guests/sdktest.capnp" "$root/tests/sdk-guests/e2e.c" >/dev/null
 
 tmp="$(mktemp -d)"
 export IPFS_PATH="$tmp/repo"
@@ -26,4 +32,4 @@ done
 [ -f "$IPFS_PATH/api" ] || { echo "error: the js-ipfs daemon did not start:" >&2; cat "$tmp.log" >&2; exit 1; }
 port="$(sed -E 's#.*/tcp/([0-9]+).*#\1#' "$IPFS_PATH/api")"
 rm -f "$tmp.log"
-dotnet "$root/bench/Wetware.Ipfs.Bench/bin/Release/net10.0/Wetware.Ipfs.Bench.dll" --api-url "http://127.0.0.1:$port" "$@"
+dotnet "$out/Wetware.Ipfs.Bench.dll" --api-url "http://127.0.0.1:$port" --e2e "$out/sdk/e2e.wasm" "$@"

@@ -30,6 +30,65 @@ for (int i = 0; i < rounds; i++)
 double oursMedian = Median(ours);
 double curlMedian = Median(curls);
 Console.WriteLine($"median: IpfsClient {oursMedian:F1} MiB/s   curl {curlMedian:F1} MiB/s   ratio {oursMedian / curlMedian:F2}x (goal >= 0.8x)");
+
+// cat of 16 MiB through the ipfs capability, from a C guest (SDK, tests/sdk-guests/e2e.c: it times its own
+// cats, after its graft) against the same cat through IpfsClient directly (CatBytesAsync, as the host does).
+string? guest = Arg("--e2e");
+if (guest is null)
+{
+    Console.WriteLine("(no --e2e guest: the capability figure is skipped)");
+    return 0;
+}
+const int capMib = 16;
+const int cats = 5;
+Cid small = await client.AddAsync(new RandomStream((long)capMib << 20));
+byte[] e2e = File.ReadAllBytes(guest);
+using var engine = new Wetware.Cells.CellEngine(new Wetware.Cells.CellEngineOptions { Cache = new Wetware.Cells.ModuleCache(Path.Combine(AppContext.BaseDirectory, "module-cache")) });
+object host = Wetware.Host.HostBench.Context(engine, new Wetware.Host.EpochSource(), client);
+async Task<double> GuestCatAsync()
+{
+    var stdout = new MemoryStream();
+    Wetware.Cells.Cell cell = await engine.StartAsync(e2e, new Wetware.Cells.CellOptions
+    {
+        Args = ["e2e", "ipfs", $"catbench:{cats}:/ipfs/{small}"],
+        Stdout = System.IO.Pipelines.PipeWriter.Create(stdout),
+    });
+    await using (cell)
+    {
+        using Wetware.Capnp.Rpc.Capability m = Wetware.Host.HostBench.Membrane(host);
+        await using var conn = new Wetware.Capnp.Rpc.RpcConnection(cell.Rpc, m);
+        conn.Start();
+        Wetware.Cells.CellResult r = await cell.Completion;
+        string text = System.Text.Encoding.UTF8.GetString(stdout.ToArray());
+        if (r.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"the guest exited with {r.ExitCode}: {text}");
+        }
+        string rate = text.Split(' ', '\n').First(w => w.StartsWith("rate=", StringComparison.Ordinal))[5..];
+        return double.Parse(rate, CultureInfo.InvariantCulture) / (1 << 20);
+    }
+}
+async Task<double> DirectCatAsync()
+{
+    var clock = Stopwatch.StartNew();
+    long total = 0;
+    for (int i = 0; i < cats; i++)
+    {
+        total += (await client.CatBytesAsync("/ipfs/" + small, 64 << 20)).Length;
+    }
+    return total / clock.Elapsed.TotalSeconds / (1 << 20);
+}
+await GuestCatAsync();
+await DirectCatAsync();
+var viaGuest = new List<double>();
+var direct = new List<double>();
+for (int i = 0; i < rounds; i++)
+{
+    viaGuest.Add(await GuestCatAsync());
+    direct.Add(await DirectCatAsync());
+}
+double g = Median(viaGuest), d = Median(direct);
+Console.WriteLine($"cat of {capMib} MiB x {cats}, median of {rounds}: guest through the ipfs capability {g:F1} MiB/s   IpfsClient directly {d:F1} MiB/s   ratio {g / d:F2}x (goal >= 0.5x)");
 return 0;
 
 async Task<double> OursAsync()

@@ -9,5 +9,9 @@ public static class HostBench
 {
     public static object Context(CellEngine engine, EpochSource epochs) => new HostContext(NoIdentity.Instance, epochs, engine, NullLogger.Instance);
 
+    /// <summary>The same, whose sessions' ipfs capability uses <paramref name="ipfs"/>.</summary>
+    public static object Context(CellEngine engine, EpochSource epochs, Ipfs.IpfsClient ipfs) =>
+        new HostContext(NoIdentity.Instance, epochs, engine, NullLogger.Instance) { Ipfs = ipfs };
+
     public static Capability Membrane(object context) => Capability.FromServer(new MembraneServer((HostContext)context, GraftPolicy.Boot, null));
 }

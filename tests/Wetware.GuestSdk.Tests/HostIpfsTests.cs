@@ -60,6 +60,25 @@ public sealed class HostIpfsTests(EngineFixture fixture, IpfsNode node) : IClass
     }
 
     [Fact]
+    public async Task TheNodeStoppedMidRunFailsCallsDisconnectedAndTheGuestGoesOn()
+    {
+        await using IpfsNode own = await IpfsNode.StartAsync(); // this test stops its node
+        using IpfsClient client = own.Client(TimeSpan.FromSeconds(5));
+        Cid file = await client.AddAsync("before the stop"u8.ToArray());
+        await using RealHostGuest g = await RealHostGuest.StartAsync(fixture, "e2e", ["ipfs", $"cat:/ipfs/{file}", "wait", $"cat:/ipfs/{file}"], ipfs: client);
+        await g.LineAsync("waiting=3");
+        await own.StopAsync();
+        await g.WriteStdinAsync("go\n");
+        GuestResult r = await g.CompletionAsync();
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string[] lines = r.Stdout.Split('\n');
+        Assert.StartsWith("cat=15 ", lines[0]);
+        Assert.StartsWith("cat-error=2:ipfs cat: ", lines[2]); // disconnected, naming the node
+        Assert.Contains(own.ApiUrl.ToString().TrimEnd('/'), lines[2]);
+    }
+
+    [Fact]
     public async Task WithNoNodeTheCallsFailDisconnectedNamingTheUrl()
     {
         using var nobody = new IpfsClient(new IpfsClientOptions { ApiUrl = new Uri("http://127.0.0.1:1"), Timeout = TimeSpan.FromSeconds(5) });

@@ -463,7 +463,7 @@ static int scenario_echo_bench(long total, long window) {
 }
 
 // ipfs.unixfs().cat(path), pipelined on unixfs's answer (one round trip); ls; add. One per argument:
-// cat:PATH ls:PATH add:TEXT. Prints what came back (a cat's size and byte sum) or the error.
+// cat:PATH ls:PATH add:TEXT wait (for a line on stdin). Prints what came back (a cat's size and byte sum) or the error.
 static int scenario_ipfs(int argc, char **argv) {
   ww_session s;
   if (ww_graft(&s) != 0) return die("graft", ww_error());
@@ -505,8 +505,38 @@ static int scenario_ipfs(int argc, char **argv) {
       ipfs_UnixFS_add_Params_set_data(ipfs_UnixFS_add_Params_init(ww_call_params(c)), arg + 4, strlen(arg + 4));
       if (ww_wait(c) != 0) printf("add-error=%d:%s\n", ww_call_error_type(c), ww_call_error(c));
       else printf("added=%s\n", ipfs_UnixFS_add_Results_get_path(ipfs_UnixFS_add_Results_read(ww_results(c))).str);
+    } else if (strncmp(arg, "catbench:", 9) == 0) {
+      // catbench:N:PATH: N cats of PATH one after another, timed here (bench/ipfs.sh).
+      long n = atol(arg + 9);
+      const char *path = strchr(arg + 9, ':');
+      if (n <= 0 || !path) return die("catbench", "catbench:N:PATH");
+      path++;
+      uint64_t bytes = 0;
+      double t0 = now_s();
+      for (long k = 0; k < n; k++) {
+        ww_call *b = ww_call_new(unixfs, ipfs_UnixFS_TYPE_ID, ipfs_UnixFS_cat);
+        ipfs_UnixFS_cat_Params_set_path(ipfs_UnixFS_cat_Params_init(ww_call_params(b)), path);
+        if (ww_wait(b) != 0) {
+          printf("catbench-error=%s\n", ww_call_error(b));
+          ww_call_free(b);
+          return 4;
+        }
+        bytes += ipfs_UnixFS_cat_Results_get_data(ipfs_UnixFS_cat_Results_read(ww_results(b))).len;
+        ww_call_free(b);
+      }
+      double t = now_s() - t0;
+      printf("catbench bytes=%" PRIu64 " seconds=%.6f rate=%.0f\n", bytes, t, (double)bytes / t);
+      fflush(stdout);
+      continue;
+    } else if (strcmp(arg, "wait") == 0) {
+      // The host does something (stops the node, say) and then writes a line to our stdin.
+      printf("waiting=%d\n", i);
+      fflush(stdout);
+      char go[64];
+      if (!fgets(go, sizeof go, stdin)) return die("stdin", "closed before the go line");
+      continue;
     } else {
-      return die("ipfs", "arguments are cat:PATH, ls:PATH or add:TEXT");
+      return die("ipfs", "arguments are cat:PATH, ls:PATH, add:TEXT or wait");
     }
     ww_call_free(c);
     fflush(stdout);
