@@ -379,6 +379,12 @@ public sealed partial class RpcConnection
         var answer = new Answer();
         lock (_sync)
         {
+            if (_closed is { } closed)
+            {
+                // Closed from another thread (the writer's unread limit) since this message's handling began:
+                // the tables are cleared for good, nothing may enter them again.
+                throw new RpcException(RpcErrorType.Disconnected, closed.Reason);
+            }
             if (!_answers.TryAdd(id, answer))
             {
                 throw new ProtocolViolation($"Bootstrap reuses question id {id}, which is still in use");
@@ -425,6 +431,12 @@ public sealed partial class RpcConnection
         CapabilityHook target;
         lock (_sync)
         {
+            if (_closed is { } closed)
+            {
+                // Closed from another thread (the writer's unread limit) since this message's handling began:
+                // the tables are cleared for good, nothing may enter them again.
+                throw new RpcException(RpcErrorType.Disconnected, closed.Reason);
+            }
             if (!_answers.TryAdd(id, answer))
             {
                 throw new ProtocolViolation($"Call reuses question id {id}, which is still in use");

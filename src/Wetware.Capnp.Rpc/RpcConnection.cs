@@ -175,7 +175,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
             {
                 _questions.Remove(id);
             }
-            q.Result.TrySetException(RpcException.From(e));
+            q.Result.TrySetException(RpcException.FromTransport(e));
         }
     }
 
@@ -349,7 +349,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
                 _questions.Remove(q.Id);
             }
         }
-        q.TrySetException(RpcException.From(error));
+        q.TrySetException(RpcException.FromTransport(error));
     }
 
     /// <summary>A capability in the results of question <paramref name="q"/>: pipelined while it is unanswered.</summary>

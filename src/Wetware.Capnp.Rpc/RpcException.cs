@@ -23,6 +23,17 @@ public sealed class RpcException : Exception
 
     public string Reason { get; }
 
+    /// <summary>
+    /// A failure to hand a message to the transport (a socket reset, a stream closed under us): the connection is
+    /// gone as far as the message is concerned, so it is <c>disconnected</c>, not <c>failed</c>.
+    /// </summary>
+    internal static RpcException FromTransport(Exception e) => e switch
+    {
+        RpcException r => r,
+        OperationCanceledException => new RpcException(RpcErrorType.Failed, "canceled"),
+        _ => new RpcException(RpcErrorType.Disconnected, $"the connection broke: {e.Message}"),
+    };
+
     internal static RpcException From(Exception e) => e switch
     {
         RpcException r => r,
