@@ -17,6 +17,8 @@ int mib = Arg("--mib", 256);
 int pings = Arg("--pings", 2000);
 int dials = Arg("--dials", 200);
 bool js = !args.Contains("--no-js");
+int windowKib = Arg("--window-kib", 256);
+var nodeOptions = new P2pNodeOptions { StreamReceiveWindow = windowKib * 1024 };
 string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
 {
@@ -27,8 +29,8 @@ const string Echo = "/ww-test/echo/1.0.0";
 const string PingId = "/ipfs/ping/1.0.0";
 using var keyA = NodeKey.Generate();
 using var keyB = NodeKey.Generate();
-await using var a = new P2pNode(keyA);
-await using var b = new P2pNode(keyB);
+await using var a = new P2pNode(keyA, nodeOptions);
+await using var b = new P2pNode(keyB, nodeOptions);
 b.SetStreamHandler(Echo, async (stream, ct) =>
 {
     await stream.Input.CopyToAsync(stream.Output, ct);
