@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace Wetware.P2p.Tests;
+namespace Wetware.Tests.Shared;
 
-/// <summary>Keeps every log line, for tests that check the reason a peer was disconnected.</summary>
+/// <summary>Keeps every log line, for tests that check what was logged (a warning, a disconnect reason, each change once). Linked into the test projects that use it.</summary>
 internal sealed class ListLogger : ILogger
 {
     private readonly List<(LogLevel Level, string Message)> _entries = [];
