@@ -4,34 +4,16 @@ namespace Wetware.P2p;
 
 /// <summary>
 /// Unsigned LEB128 varints (multiformats unsigned-varint spec): at most 9 bytes, minimally encoded. They prefix
-/// multistream-select lines, identify messages and multiaddr components, and protobuf uses them for tags.
+/// multistream-select lines, identify messages and multiaddr components, and protobuf uses them for tags. The span
+/// forms are Wetware.Identity's (Peer IDs use the same varints); this adds buffer writers and growing sequences.
 /// </summary>
 internal static class Varint
 {
-    public const int MaxLength = 9;
+    public const int MaxLength = Identity.UVarint.MaxLength;
 
-    public static int Size(ulong value)
-    {
-        int size = 1;
-        while (value >= 0x80)
-        {
-            value >>= 7;
-            size++;
-        }
-        return size;
-    }
+    public static int Size(ulong value) => Identity.UVarint.Size(value);
 
-    public static int Write(ulong value, Span<byte> destination)
-    {
-        int i = 0;
-        while (value >= 0x80)
-        {
-            destination[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        destination[i++] = (byte)value;
-        return i;
-    }
+    public static int Write(ulong value, Span<byte> destination) => Identity.UVarint.Write(value, destination);
 
     public static void Write(IBufferWriter<byte> writer, ulong value)
     {
@@ -40,28 +22,8 @@ internal static class Varint
     }
 
     /// <summary>Reads one varint; false when it is truncated, longer than 9 bytes or not minimal.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> source, out ulong value, out int length)
-    {
-        value = 0;
-        length = 0;
-        for (int i = 0; i < source.Length && i < MaxLength; i++)
-        {
-            byte b = source[i];
-            value |= (ulong)(b & 0x7f) << (7 * i);
-            if ((b & 0x80) == 0)
-            {
-                if (b == 0 && i > 0)
-                {
-                    value = 0;
-                    return false;
-                }
-                length = i + 1;
-                return true;
-            }
-        }
-        value = 0;
-        return false;
-    }
+    public static bool TryRead(ReadOnlySpan<byte> source, out ulong value, out int length) =>
+        Identity.UVarint.TryRead(source, out value, out length);
 
     /// <summary>The outcome of reading a varint from a sequence that may still be growing.</summary>
     public enum Status
