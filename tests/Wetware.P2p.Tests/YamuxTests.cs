@@ -29,6 +29,28 @@ public class YamuxTests
     }
 
     [Fact]
+    public async Task LazyStreamsWhoseSynsArriveOutOfIdOrderBothOpen()
+    {
+        // A stream opened without announcing sends its SYN with its first flush: stream 3 may reach the peer
+        // before stream 1 (identify and a protocol stream opened together did exactly that).
+        await using var sessions = await Sessions.StartAsync();
+        YamuxStream first = sessions.Client.OpenStream(announce: false);
+        YamuxStream second = sessions.Client.OpenStream(announce: false);
+        Assert.Equal((1u, 3u), (first.Id, second.Id));
+        await second.Output.WriteAsync(new byte[] { 3 });
+        var timeout = TimeSpan.FromSeconds(10);
+        YamuxStream r3 = await sessions.Accepted.ReadAsync().AsTask().WaitAsync(timeout);
+        Assert.Equal(3u, r3.Id);
+        Assert.Equal([3], await NoiseTests.ReadExactlyAsync(r3.Input, 1).WaitAsync(timeout));
+        await first.Output.WriteAsync(new byte[] { 1 });
+        YamuxStream r1 = await sessions.Accepted.ReadAsync().AsTask().WaitAsync(timeout);
+        Assert.Equal(1u, r1.Id);
+        Assert.Equal([1], await NoiseTests.ReadExactlyAsync(r1.Input, 1).WaitAsync(timeout));
+        Assert.Equal(2, sessions.Server.StreamCount);
+        Assert.Null(sessions.Server.CloseReason);
+    }
+
+    [Fact]
     public async Task TheSenderStopsAtTheWindowUntilTheReaderConsumes()
     {
         await using var sessions = await Sessions.StartAsync();

@@ -26,7 +26,6 @@ internal sealed class YamuxSession
     private readonly Dictionary<uint, (TaskCompletionSource<TimeSpan> Done, long Started)> _pings = [];
     private readonly object _lock = new();
     private uint _nextStreamId;
-    private uint _lastRemoteStreamId;
     private uint _nextPingId;
     private int _refusedStreams;
     private int _pendingControl;
@@ -489,11 +488,8 @@ internal sealed class YamuxSession
                 // A repeated SYN on an open stream: nothing new to do.
                 return stream;
             }
-            if (id <= _lastRemoteStreamId)
-            {
-                throw P2pException.Protocol($"yamux: the peer reused stream id {id}");
-            }
-            _lastRemoteStreamId = id;
+            // Not "ids only grow": a stream opened lazily sends its SYN with its first data, so a peer's SYNs
+            // may arrive out of id order (ours do; go-yamux and js-libp2p's yamux accept that too).
             if (_closed || _goAwaySent || _streams.Count >= Options.MaxStreams)
             {
                 refused = true;
