@@ -15,6 +15,19 @@ public sealed record HostOptions
     /// <summary>The epoch source the Stem pipeline drives; null: epoch 0 for the whole run.</summary>
     public EpochSource? Epochs { get; init; }
 
+    /// <summary>
+    /// <c>--stem</c>: the Atom contract's epochs (shared/spec/stem.md). Its head is the base layer under
+    /// <see cref="Layers"/>, and each later final epoch restarts pid0 on its image. Null: no epochs, and no layers
+    /// means the standard image.
+    /// </summary>
+    public IEpochFeed? Stem { get; init; }
+
+    /// <summary>How long the first epoch's head may take to become usable (fetched from IPFS) before <c>ww run</c> fails.</summary>
+    public TimeSpan StemStartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest wait between tries of an epoch's head that cannot be fetched yet (the wait doubles from 200 ms).</summary>
+    public TimeSpan StemRetryLimit { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The directory of the bundled standard image (<c>@std</c>), or null if this build has none.</summary>
     public string? StdImage { get; init; }
 

@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Wetware.Host;
+using Wetware.Stem;
 
 namespace Wetware.Cli;
 
@@ -58,19 +59,24 @@ internal static partial class RunCommand
             using (logs)
             {
                 ILogger log = logs.CreateLogger("ww.run");
-                // Features of later issues: say so when asked for, rather than ignore the option.
-                if (parse.GetValue(stem) is not null)
+                string? contract = parse.GetValue(stem);
+                if (contract is null)
                 {
-                    stderr.WriteLine("error: --stem (epochs from the Atom contract) is not available in this version of ww yet");
-                    return WwCli.HostFailure;
-                }
-                foreach (Option later in new Option[] { rpcUrl, wsUrl, depth })
-                {
-                    if (parse.GetResult(later) is { Implicit: false })
+                    foreach (Option stemOnly in new Option[] { rpcUrl, wsUrl, depth })
                     {
-                        log.LogWarning("{Option} is accepted but not used by this version of ww yet (its feature comes with a later release)", later.Name);
+                        if (parse.GetResult(stemOnly) is { Implicit: false })
+                        {
+                            log.LogWarning("{Option} has no effect without --stem", stemOnly.Name);
+                        }
                     }
                 }
+                await using StemFeed? feed = contract is null ? null : new StemFeed(new EpochIndexer(new StemOptions
+                {
+                    RpcUrl = new Uri(parse.GetValue(rpcUrl)!),
+                    WebSocketUrl = new Uri(parse.GetValue(wsUrl)!),
+                    Contract = contract,
+                    ConfirmationDepth = parse.GetValue(depth),
+                }, logs.CreateLogger("ww.stem")));
                 var options = new HostOptions
                 {
                     Layers = parse.GetValue(layers) ?? [],
@@ -86,6 +92,7 @@ internal static partial class RunCommand
                     Stdout = io.Stdout,
                     Stderr = io.Stderr,
                     Terminal = io.StdinIsTerminal,
+                    Stem = feed,
                 };
                 try
                 {
