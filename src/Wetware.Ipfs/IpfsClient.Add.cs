@@ -82,6 +82,10 @@ public sealed partial class IpfsClient
         {
             query.Add(("raw-leaves", raw ? "true" : "false"));
         }
+        if (options.OnlyHash)
+        {
+            query.Add(("only-hash", "true"));
+        }
         if (options.Chunker is { } chunker)
         {
             query.Add(("chunker", chunker));

@@ -31,4 +31,7 @@ public sealed record IpfsAddOptions
 
     /// <summary>Pin what was added (the node's default is true).</summary>
     public bool Pin { get; init; } = true;
+
+    /// <summary>Only compute the CID: nothing is stored (the node's <c>only-hash</c>).</summary>
+    public bool OnlyHash { get; init; }
 }

@@ -26,6 +26,23 @@ public sealed class PinAndBlockTests(IpfsNode node) : IClassFixture<IpfsNode>
     }
 
     [Fact]
+    public async Task OnlyHashGivesTheCidOfATreeWithoutStoringIt()
+    {
+        using var dir = new TempDir();
+        dir.File("etc/motd", RandomNumberGenerator.GetBytes(64));
+        using IpfsClient client = node.Client();
+        Cid hashed = await client.AddDirectoryAsync(dir.Path, new IpfsAddOptions { OnlyHash = true });
+        Assert.DoesNotContain(hashed, await client.PinLsAsync());
+        // The offline node has no copy: a read fails (or times out) instead of answering.
+        using (var soon = new CancellationTokenSource(TimeSpan.FromSeconds(3)))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => client.CatBytesAsync("/ipfs/" + hashed + "/etc/motd", 1024, soon.Token));
+        }
+        Assert.Equal(hashed, await client.AddDirectoryAsync(dir.Path));
+        Assert.Equal(64, (await client.CatBytesAsync("/ipfs/" + hashed + "/etc/motd", 1024)).Length);
+    }
+
+    [Fact]
     public async Task AddPinsByDefaultAndAPathUnderACidCanBePinned()
     {
         using var dir = new TempDir();
