@@ -1,0 +1,166 @@
+using System.IO.Pipelines;
+using System.Text;
+using System.Threading.Channels;
+using Wetware.Host;
+using Wetware.Ipfs;
+using Wetware.Ipfs.Tests;
+
+namespace Wetware.Cli.Tests;
+
+/// <summary>
+/// The host's side of <c>ww run --stem</c> (shared/spec/stem.md, "Adopt" and "Faults") against a real IPFS node:
+/// the epochs come from a feed the test controls, as the chain indexer (tested on its own against anvil) would
+/// give them. pid0 is tests/guests/sdk/stemprobe.c, which names its image and epoch and echoes its stdin.
+/// </summary>
+public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClassFixture<BuiltGuests>, IClassFixture<IpfsNode>, IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private readonly string _scratch = Directory.CreateTempSubdirectory("ww-stem-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    /// <summary>Epochs handed to the host by the test.</summary>
+    private sealed class Feed(EpochInfo first) : IEpochFeed
+    {
+        private readonly Channel<EpochInfo> _epochs = Channel.CreateUnbounded<EpochInfo>();
+
+        public Task<EpochInfo> StartAsync(CancellationToken cancellationToken) => Task.FromResult(first);
+
+        public ValueTask<EpochInfo> ReadAsync(CancellationToken cancellationToken) => _epochs.Reader.ReadAsync(cancellationToken);
+
+        public bool TryRead(out EpochInfo epoch) => _epochs.Reader.TryRead(out epoch!);
+
+        public void Publish(EpochInfo epoch) => _epochs.Writer.TryWrite(epoch);
+    }
+
+    /// <summary>An image whose pid0 is the probe, marked <paramref name="marker"/>; added unpinned, or only hashed (the node has no copy).</summary>
+    private async Task<Cid> ImageAsync(IpfsClient client, string marker, bool store = true)
+    {
+        string dir = Path.Combine(_scratch, marker);
+        Directory.CreateDirectory(Path.Combine(dir, "boot"));
+        Directory.CreateDirectory(Path.Combine(dir, "etc"));
+        File.Copy(Path.Combine(guests.SdkTests, "stemprobe.wasm"), Path.Combine(dir, "boot", "main.wasm"), overwrite: true);
+        File.WriteAllText(Path.Combine(dir, "etc", "marker"), marker + "\n");
+        return await client.AddDirectoryAsync(dir, new IpfsAddOptions { Pin = false, OnlyHash = !store });
+    }
+
+    [Fact]
+    public async Task EachFinalEpochRestartsPid0OnItsHeadAndTheOldCapabilitiesGoStale()
+    {
+        using IpfsClient client = node.Client();
+        Cid a = await ImageAsync(client, "A");
+        Cid b = await ImageAsync(client, "B");
+        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 5));
+        var stdin = new Pipe();
+        var stdout = new Pipe();
+        var log = new ListLogger();
+        using var stop = new CancellationTokenSource();
+        Task<int> run = Pid0.RunAsync(new HostOptions
+        {
+            Stem = feed,
+            IpfsUrl = node.ApiUrl,
+            IpfsTimeout = TimeSpan.FromSeconds(2),
+            StemRetryLimit = TimeSpan.FromMilliseconds(500),
+            CacheDirectory = guests.Cache,
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        }, log, stop.Token);
+        var output = new StringBuilder();
+        using var reader = new StreamReader(stdout.Reader.AsStream());
+        async Task<string> UntilAsync(string text)
+        {
+            using var timeout = new CancellationTokenSource(Timeout);
+            var buffer = new char[4096];
+            while (!output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                Task<int> read = reader.ReadAsync(buffer, timeout.Token).AsTask();
+                if (await Task.WhenAny(read, run) == run && !read.IsCompleted)
+                {
+                    Assert.Fail($"ww run ended ({await run}) before '{text}':\n{output}\nlog:\n{string.Join("\n", log.Entries.Select(e => e.Message))}");
+                }
+                int n = await read;
+                Assert.True(n > 0, $"pid0's output ended before '{text}':\n{output}");
+                output.Append(buffer, 0, n);
+            }
+            return output.ToString();
+        }
+        async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
+
+        // Epoch 0: the head (a binary CID) is the image, and the host pinned it.
+        await UntilAsync("A: up in epoch 0\n");
+        await SendAsync("one");
+        await UntilAsync("A: line one\n");
+        Assert.Contains(a, await client.PinLsAsync());
+
+        // Epoch 1, its head as UTF-8 /ipfs/ text: the old pid0's stdin closes and its capabilities are stale; the
+        // new pid0 runs B and reads the host's stdin on from there.
+        feed.Publish(new EpochInfo(1, Encoding.UTF8.GetBytes("/ipfs/" + b), 12));
+        await UntilAsync("A: echo failed: staleEpoch: ");
+        await UntilAsync("B: up in epoch 1\n");
+        await SendAsync("two");
+        await UntilAsync("B: line two\n");
+        IReadOnlyList<Cid> pins = await client.PinLsAsync();
+        Assert.Contains(b, pins);
+        Assert.DoesNotContain(a, pins);
+
+        // Epoch 2's head is not on the IPFS node: not adopted, B goes on, until the head can be fetched.
+        Cid c = await ImageAsync(client, "C", store: false);
+        feed.Publish(new EpochInfo(2, c.Bytes.ToArray(), 20));
+        await log.WaitForWarningAsync("epoch 2 is final but not adopted yet", Timeout);
+        await SendAsync("three");
+        await UntilAsync("B: line three\n");
+        Assert.DoesNotContain("C: ", output.ToString());
+        Assert.Equal(c, await ImageAsync(client, "C"));
+        await UntilAsync("C: up in epoch 2\n");
+
+        // The end of the host's stdin reaches the newest pid0, whose fresh capabilities work; its exit ends the run.
+        await stdin.Writer.CompleteAsync();
+        await UntilAsync("C: echo after stdin closed\n");
+        Assert.Equal(0, await run.WaitAsync(Timeout));
+        Assert.Equal(1, CountOf(output.ToString(), "B: up"));
+        Assert.Contains(c, await client.PinLsAsync());
+    }
+
+    [Fact]
+    public async Task AFirstHeadThatCannotBeFetchedFailsTheRunNamingIt()
+    {
+        using IpfsClient client = node.Client();
+        Cid missing = await ImageAsync(client, "M", store: false);
+        var log = new ListLogger();
+        HostException e = await Assert.ThrowsAsync<HostException>(() => Pid0.RunAsync(new HostOptions
+        {
+            Stem = new Feed(new EpochInfo(3, missing.Bytes.ToArray(), 9)),
+            IpfsUrl = node.ApiUrl,
+            IpfsTimeout = TimeSpan.FromSeconds(1),
+            StemStartTimeout = TimeSpan.FromSeconds(3),
+            CacheDirectory = guests.Cache,
+        }, log).WaitAsync(Timeout));
+        Assert.Contains($"the head of epoch 3 (/ipfs/{missing}) could not be used within 3 s", e.Message);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x12, 0x20, 1, 2 }, "neither a binary CID")]
+    [InlineData(new byte[0], "the head is empty")]
+    [InlineData(new byte[] { (byte)'/', (byte)'i', (byte)'p', (byte)'f', (byte)'s', (byte)'/', 0xff }, "not a UTF-8 IPFS path")]
+    public async Task AHeadThatIsNotACidFailsTheRunSayingWhy(byte[] head, string why)
+    {
+        HostException e = await Assert.ThrowsAsync<HostException>(() => Pid0.RunAsync(new HostOptions
+        {
+            Stem = new Feed(new EpochInfo(0, head, 1)),
+            IpfsUrl = node.ApiUrl,
+            CacheDirectory = guests.Cache,
+        }, new ListLogger()).WaitAsync(Timeout));
+        Assert.Contains("the Atom head of epoch 0 cannot be used", e.Message);
+        Assert.Contains(why, e.Message);
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
+}
