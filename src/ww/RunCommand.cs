@@ -76,6 +76,7 @@ internal static partial class RunCommand
                     WebSocketUrl = new Uri(parse.GetValue(wsUrl)!),
                     Contract = contract,
                     ConfirmationDepth = parse.GetValue(depth),
+                    StartTimeout = io.StemStartTimeout ?? TimeSpan.FromSeconds(30),
                 }, logs.CreateLogger("ww.stem")));
                 var options = new HostOptions
                 {
@@ -93,6 +94,7 @@ internal static partial class RunCommand
                     Stderr = io.Stderr,
                     Terminal = io.StdinIsTerminal,
                     Stem = feed,
+                    StemStartTimeout = io.StemStartTimeout ?? TimeSpan.FromSeconds(30),
                 };
                 try
                 {

@@ -22,6 +22,9 @@ public sealed record WwIo(Stream Stdin, Stream Stdout, Stream Stderr)
     /// <summary>The limit of one call to the IPFS node; null: the client's default (30 s).</summary>
     public TimeSpan? IpfsTimeout { get; init; }
 
+    /// <summary>How long <c>ww run --stem</c> may not reach the chain node (and then the first head) at start; null: 30 s (shared/spec/stem.md).</summary>
+    public TimeSpan? StemStartTimeout { get; init; }
+
     /// <summary>The real process's streams.</summary>
     public static WwIo Console() => new(System.Console.OpenStandardInput(), System.Console.OpenStandardOutput(), System.Console.OpenStandardError())
     {
