@@ -10,7 +10,8 @@ namespace Wetware.Identity;
 /// <summary>
 /// The node's identity (identity.md): one secp256k1 secret that gives the Peer ID and the EVM address and makes
 /// every signature the host signs. The secret never leaves this object except through
-/// <see cref="ExportSecretBase58"/> and <see cref="Save"/>; <see cref="ToString"/> shows the Peer ID only.
+/// <see cref="ExportSecretBase58"/>, <see cref="WriteSecret"/> and <see cref="Save"/>; <see cref="ToString"/> shows the
+/// Peer ID only.
 /// Dispose to clear the secret; the public parts stay usable.
 /// </summary>
 public sealed class NodeKey : IDisposable
@@ -159,6 +160,20 @@ public sealed class NodeKey : IDisposable
         {
             CryptographicOperations.ZeroMemory(secret);
         }
+    }
+
+    /// <summary>
+    /// Writes the 32-byte secret (big-endian) into <paramref name="destination"/>, for handing the key to another
+    /// signer (an EVM transaction of <c>ww push --stem</c>) without a string copy; the caller clears it after use.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is not 32 bytes.</exception>
+    public void WriteSecret(Span<byte> destination)
+    {
+        if (destination.Length != SecretLength)
+        {
+            throw new ArgumentException($"a secret is {SecretLength} bytes, not {destination.Length}", nameof(destination));
+        }
+        _key.WriteToSpan(destination);
     }
 
     /// <summary>

@@ -6,13 +6,15 @@ using Wetware.Ipfs;
 
 namespace Wetware.Cli;
 
-/// <summary><c>ww push [PATH] [--ipfs-url URL]</c> (shared/spec/cli.md); <c>--stem</c> comes with the Stem issue.</summary>
-internal static class PushCommand
+/// <summary><c>ww push [PATH] [--ipfs-url URL] [--stem ADDRESS --identity PATH --rpc-url URL]</c> (shared/spec/cli.md).</summary>
+internal static partial class PushCommand
 {
     /// <summary>The node's key file in an image (identity.md): never published.</summary>
     public const string IdentityPath = "etc/identity";
 
     public const string IgnoreFile = ".wwignore";
+
+    public const string DefaultRpcUrl = "http://127.0.0.1:8545";
 
     public static Command Build(WwIo io, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
@@ -36,23 +38,54 @@ internal static class PushCommand
         });
         var identity = new Option<string?>("--identity")
         {
-            Description = "The node key file (default: $WW_IDENTITY); a file of the tree holding this key is refused",
+            Description = "The node key file (default: $WW_IDENTITY); a file of the tree holding this key is refused; with --stem, it signs setHead",
         };
-        var stem = new Option<string?>("--stem") { Description = "Atom contract address: also set it as the head (not available in this version of ww yet)" };
-        var rpcUrl = new Option<string?>("--rpc-url") { Description = "EVM JSON-RPC endpoint for --stem (not used yet)" };
+        var stem = new Option<string?>("--stem")
+        {
+            Description = "Atom contract address (0x + 40 hex digits): also make the tree its head, signed by the node key (--identity or $WW_IDENTITY, required)",
+        };
+        stem.Validators.Add(r =>
+        {
+            string? v = r.GetValueOrDefault<string?>();
+            if (v is not null && !AddressPattern().IsMatch(v))
+            {
+                r.AddError($"--stem must be 0x followed by 40 hex digits, got '{v}'");
+            }
+        });
+        var rpcUrl = new Option<string>("--rpc-url")
+        {
+            Description = "EVM JSON-RPC endpoint over HTTP for --stem",
+            DefaultValueFactory = _ => DefaultRpcUrl,
+        };
+        rpcUrl.Validators.Add(r =>
+        {
+            string? v = r.GetValueOrDefault<string>();
+            if (v is null || !Uri.TryCreate(v, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
+            {
+                r.AddError($"--rpc-url must be a http or https URL, got '{v}'");
+            }
+        });
         var cmd = new Command("push",
             "Add a directory to IPFS as one UnixFS tree (pinned) and print its /ipfs/<cid>. " +
             "A tree holding the node's key file (etc/identity, or a file holding the --identity key) is refused. " +
-            "Paths listed in a .wwignore at the tree's root (one path or glob per line, '*' and '?' within a name, '#' comments) are left out.")
+            "Paths listed in a .wwignore at the tree's root (one path or glob per line, '*' and '?' within a name, '#' comments) are left out. " +
+            "With --stem, also call setHead on that Atom contract with the CID's binary bytes, signed by the node key and sent to --rpc-url " +
+            "(the chain id is the node's eth_chainId), and print 'tx: <hash>' once the transaction is sent and 'seq: <n>', the new head's seq, " +
+            "once it is mined. A refusal by the contract (not the owner, or already the head) is an error and sends nothing.")
         {
             path, ipfsUrl, identity, stem, rpcUrl,
         };
         cmd.SetAction(async (parse, _) =>
         {
-            if (parse.GetValue(stem) is not null || parse.GetResult(rpcUrl) is { Implicit: false })
+            string? contract = parse.GetValue(stem);
+            string? keyPath = parse.GetValue(identity) ?? (io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 } k ? k : null);
+            if (contract is null && parse.GetResult(rpcUrl) is { Implicit: false })
             {
-                stderr.WriteLine("error: --stem (setting the head of the Atom contract) is not available in this version of ww yet; push without it");
-                return WwCli.HostFailure;
+                return Usage(stderr, "--rpc-url is used only with --stem");
+            }
+            if (contract is not null && keyPath is null)
+            {
+                return Usage(stderr, "--stem needs the node key that owns the contract: --identity PATH or WW_IDENTITY");
             }
             string root = parse.GetValue(path) ?? ".";
             if (!Directory.Exists(root))
@@ -68,17 +101,11 @@ internal static class PushCommand
                 stderr.WriteLine($"error: WW_IPFS_URL must be a http or https URL, got '{url}'");
                 return WwCli.UsageError;
             }
-            string? keyPath = parse.GetValue(identity) ?? (io.GetEnvironmentVariable("WW_IDENTITY") is { Length: > 0 } k ? k : null);
             try
             {
                 Func<string, bool> include = Ignore.Load(root).Includes;
-                PeerId? key = null;
-                if (keyPath is not null)
-                {
-                    using NodeKey loaded = NodeKey.Load(keyPath);
-                    key = loaded.PeerId;
-                }
-                if (FindKeyFile(root, include, key) is { } found)
+                using NodeKey? key = keyPath is null ? null : NodeKey.Load(keyPath);
+                if (FindKeyFile(root, include, key?.PeerId) is { } found)
                 {
                     stderr.WriteLine($"error: '{found}' in '{root}' is a node key file: a pushed tree is public, so it is refused " +
                                      $"(remove it, or list it in {IgnoreFile})");
@@ -87,16 +114,36 @@ internal static class PushCommand
                 using var client = new IpfsClient(new IpfsClientOptions { ApiUrl = apiUrl, Timeout = io.IpfsTimeout ?? new IpfsClientOptions().Timeout });
                 Cid cid = await client.AddDirectoryAsync(root, new IpfsAddOptions(), include, stop);
                 stdout.WriteLine($"/ipfs/{cid}");
+                if (contract is not null)
+                {
+                    await StemPush.SetHeadAsync(key!, contract, new Uri(parse.GetValue(rpcUrl)!), cid, stdout, stop);
+                }
                 return 0;
             }
-            catch (Exception e) when (e is IpfsException or KeyFileException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IpfsException or KeyFileException or StemPushException or IOException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"error: {e.Message}");
                 return WwCli.HostFailure;
             }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                stderr.WriteLine("error: interrupted");
+                return WwCli.Interrupted;
+            }
         });
         return cmd;
     }
+
+    private static int Usage(TextWriter stderr, string problem)
+    {
+        // cli.md: one line naming the problem, then the hint, exit 2.
+        stderr.WriteLine($"error: {problem}");
+        stderr.WriteLine("see 'ww push --help'");
+        return WwCli.UsageError;
+    }
+
+    [GeneratedRegex("^0x[0-9a-fA-F]{40}$")]
+    private static partial Regex AddressPattern();
 
     /// <summary>The first file (relative, '/'-separated) that would be pushed and is the node's key file, if any.</summary>
     private static string? FindKeyFile(string root, Func<string, bool> include, PeerId? key)

@@ -79,6 +79,18 @@ public class KeyVectorTests
     }
 
     [Fact]
+    public void WriteSecretGivesTheSecretTheKeyWasMadeFrom()
+    {
+        byte[] secret = Convert.FromHexString("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+        using NodeKey key = NodeKey.FromSecret(secret);
+        Span<byte> written = stackalloc byte[32];
+        key.WriteSecret(written);
+        Assert.Equal(secret, written.ToArray());
+        Assert.Throws<ArgumentException>(() => key.WriteSecret(new byte[31]));
+        Assert.Throws<ArgumentException>(() => key.WriteSecret(new byte[33]));
+    }
+
+    [Fact]
     public void FromSecretRefusesZeroOrderAndWrongLengthsWithoutShowingThem()
     {
         byte[] order = Convert.FromHexString(Secp256k1Order.Hex);
