@@ -289,14 +289,6 @@ public sealed class RunTests(BuiltGuests guests) : IClassFixture<BuiltGuests>, I
         Assert.Equal(1, code);
         Assert.Contains($"error: cannot listen on TCP port {port}: it is in use", error);
     }
-
-    [Fact]
-    public async Task StemIsRefusedUntilEpochsExist()
-    {
-        var (code, _, error) = await Ww("run", "--stem", "0x" + new string('a', 40), Image("a", "hello"));
-        Assert.Equal(1, code);
-        Assert.Contains("--stem", error);
-    }
 }
 
 /// <summary>Stopping pid0 (SIGINT/SIGTERM): its stdin closes, it gets a grace period, then it is killed.</summary>
