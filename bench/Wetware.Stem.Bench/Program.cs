@@ -9,48 +9,26 @@ using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
 using Wetware.Stem;
+using Wetware.Stem.Bench;
 
-// Issue 10's indexer figure: the epoch indexer catching up on N historical HeadUpdated events (default 10,000)
-// against a real anvil. The updates are mined while they are not final yet (the indexer's depth covers them);
-// one anvil_mine then makes all of them final at once, and the clock runs until the newest is adopted.
-// Usage: Wetware.Stem.Bench <repo root> [--events N]
-string root = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Wetware.Stem.Bench <repo root> [--events N]");
-int events = args.Length > 2 && args[1] == "--events" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10_000;
-const string OwnerKey = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-string anvilPath = Path.Combine(root, "contracts", "node_modules", "@foundry-rs", "anvil-linux-amd64", "bin", "anvil");
-var psi = new ProcessStartInfo(anvilPath) { RedirectStandardOutput = true, RedirectStandardError = true };
-foreach (string a in (string[])["--port", "0", "--host", "127.0.0.1", "--gas-limit", "300000000"])
+// Issue 10's figures (bench/stem.sh). catch-up: the epoch indexer catching up on N historical HeadUpdated events
+// (default 10,000) against a real anvil. The updates are mined while they are not final yet (the indexer's depth
+// covers them); one anvil_mine then makes all of them final at once, and the clock runs until the newest is
+// adopted. latency: see EpochLatency.cs.
+string root = args.Length > 1 ? args[0] : throw new ArgumentException("usage: Wetware.Stem.Bench <repo root> catch-up|latency [--events N] [--updates N] [--depth N] [--ipfs-url URL --probe WASM]");
+if (args[1] == "latency")
 {
-    psi.ArgumentList.Add(a);
+    return await EpochLatency.RunAsync(root, args[2..]);
 }
-using Process anvil = Process.Start(psi)!;
-var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-anvil.OutputDataReceived += (_, e) =>
+int events = Option(args, "--events", 10_000);
+using AnvilProcess anvilNode = await AnvilProcess.StartAsync(root, "--gas-limit", "300000000");
 {
-    Match m = Regex.Match(e.Data ?? "", @"Listening on [0-9.]+:(\d+)");
-    if (m.Success)
-    {
-        listening.TrySetResult(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-    }
-};
-anvil.ErrorDataReceived += (_, _) => { };
-anvil.BeginOutputReadLine();
-anvil.BeginErrorReadLine();
-try
-{
-    int port = await listening.Task.WaitAsync(TimeSpan.FromSeconds(20));
-    var http = new Uri($"http://127.0.0.1:{port}");
-    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-    int id = 0;
-    async Task<JsonNode?> Rpc(string method, params JsonNode?[] ps)
-    {
-        var body = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = ++id, ["method"] = method, ["params"] = new JsonArray(ps) };
-        using HttpResponseMessage r = await client.PostAsync(http, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
-        JsonNode answer = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
-        return answer["error"] is JsonNode err ? throw new InvalidOperationException($"{method}: {err.ToJsonString()}") : answer["result"];
-    }
-    async Task<ulong> Tip() => Convert.ToUInt64(((string)(await Rpc("eth_blockNumber"))!)[2..], 16);
+    var http = anvilNode.HttpUrl;
+    int port = anvilNode.Port;
+    HttpClient client = anvilNode.Http;
+    Task<JsonNode?> Rpc(string method, params JsonNode?[] ps) => anvilNode.RpcAsync(method, ps);
+    Task<ulong> Tip() => anvilNode.TipAsync();
+    const string OwnerKey = AnvilProcess.OwnerKey;
 
     var web3 = new Web3(new Account(OwnerKey, 31337), http.ToString());
     string bytecode = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "contracts", "Atom.bin")).Trim();
@@ -128,10 +106,12 @@ try
     Console.WriteLine($"catch-up: {events} HeadUpdated events final at once -> epoch {adopted[^1].Seq} adopted in {took.TotalMilliseconds:0} ms = {events / took.TotalSeconds:0} events/s");
     Console.WriteLine($"epochs adopted on the way: {adopted.Count} ({string.Join(", ", adopted.Select(e => e.Seq))}); logs read: {indexer.UpdatesRead}");
 }
-finally
+return 0;
+
+static int Option(string[] args, string name, int fallback)
 {
-    anvil.Kill(entireProcessTree: true);
-    anvil.WaitForExit(10_000);
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
 static byte[] Cid(int n) => [0x01, 0x55, 0x12, 0x20, .. System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes(n))];
