@@ -122,6 +122,84 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
     }
 
     [Fact]
+    public async Task TheStandardKernelRestartedOnANewHeadSeesTheNewEpoch()
+    {
+        // A: the standard image; B: the same with one more command, /bin/bsays (the echo command under another name).
+        using IpfsClient client = node.Client();
+        string b = Path.Combine(_scratch, "std-b");
+        CopyTree(guests.Std, b);
+        File.Copy(Path.Combine(b, "bin", "echo.wasm"), Path.Combine(b, "bin", "bsays.wasm"));
+        Cid imageA = await client.AddDirectoryAsync(guests.Std, new IpfsAddOptions { Pin = false });
+        Cid imageB = await client.AddDirectoryAsync(b, new IpfsAddOptions { Pin = false });
+        var feed = new Feed(new EpochInfo(0, imageA.Bytes.ToArray(), 1));
+        var log = new ListLogger();
+        var stdin = new Pipe();
+        var stdout = new Pipe();
+        Task<int> run = Pid0.RunAsync(new HostOptions
+        {
+            Stem = feed,
+            IpfsUrl = node.ApiUrl,
+            CacheDirectory = guests.Cache,
+            Terminal = true, // WW_TTY=1: the interactive shell
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        }, log);
+        var output = new StringBuilder();
+        using var reader = new StreamReader(stdout.Reader.AsStream());
+        async Task UntilAsync(Func<string, bool> done, string what)
+        {
+            using var timeout = new CancellationTokenSource(Timeout);
+            var buffer = new char[4096];
+            while (!done(output.ToString()))
+            {
+                int n;
+                try
+                {
+                    n = await reader.ReadAsync(buffer, timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"no {what} within {Timeout.TotalSeconds} s:\n{output}\nlog:\n{string.Join("\n", log.Entries.Select(e => e.Message))}");
+                    throw;
+                }
+                Assert.True(n > 0, $"the shell's output ended before {what}:\n{output}");
+                output.Append(buffer, 0, n);
+            }
+        }
+        async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
+        const string Prompt = " \u276F ";
+
+        await UntilAsync(o => CountOf(o, Prompt) == 1, "the first prompt");
+        await SendAsync("(bsays \"from A\")");
+        await UntilAsync(o => o.Contains("bsays: command not found", StringComparison.Ordinal), "A's answer");
+        await SendAsync("(ww-info)");
+        await UntilAsync(o => o.Contains("epoch: 0", StringComparison.Ordinal) && CountOf(o, Prompt) == 3, "epoch 0 and the prompt after it");
+        const int prompts = 3;
+
+        feed.Publish(new EpochInfo(1, imageB.Bytes.ToArray(), 7));
+        await UntilAsync(o => CountOf(o, Prompt) > prompts, "the restarted kernel's prompt");
+        await SendAsync("(bsays \"from B\")");
+        await UntilAsync(o => o.Contains("from B", StringComparison.Ordinal), "B's answer");
+        await SendAsync("(ww-info)");
+        await UntilAsync(o => o.Contains("epoch: 1", StringComparison.Ordinal), "epoch 1");
+        await stdin.Writer.CompleteAsync(); // Ctrl-D
+        Assert.Equal(0, await run.WaitAsync(Timeout));
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        }
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+        }
+    }
+
+    [Fact]
     public async Task AFirstHeadThatCannotBeFetchedFailsTheRunNamingIt()
     {
         using IpfsClient client = node.Client();
