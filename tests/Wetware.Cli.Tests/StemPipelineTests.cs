@@ -200,6 +200,40 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
     }
 
     [Fact]
+    public async Task APid0ThatIgnoresTheEndOfItsStdinIsKilledAfterTheGraceAndTheNewOneStarts()
+    {
+        // Epoch 0's pid0 spins forever (tests/guests/spin.c); epoch 1's is the probe.
+        using IpfsClient client = node.Client();
+        string spin = Path.Combine(_scratch, "spin");
+        Directory.CreateDirectory(Path.Combine(spin, "boot"));
+        File.Copy(Path.Combine(guests.Tests, "spin.wasm"), Path.Combine(spin, "boot", "main.wasm"));
+        Cid a = await client.AddDirectoryAsync(spin, new IpfsAddOptions { Pin = false });
+        Cid b = await ImageAsync(client, "B");
+        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 1));
+        var log = new ListLogger();
+        var stdout = new Pipe();
+        var stdin = new Pipe();
+        Task<int> run = Pid0.RunAsync(new HostOptions
+        {
+            Stem = feed,
+            IpfsUrl = node.ApiUrl,
+            CacheDirectory = guests.Cache,
+            StopGrace = TimeSpan.FromMilliseconds(500),
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        }, log);
+        using var reader = new StreamReader(stdout.Reader.AsStream());
+        using var timeout = new CancellationTokenSource(Timeout);
+        Assert.Equal("spinning", await reader.ReadLineAsync(timeout.Token));
+        feed.Publish(new EpochInfo(1, b.Bytes.ToArray(), 2));
+        Assert.Equal("B: up in epoch 1", await reader.ReadLineAsync(timeout.Token));
+        Assert.Contains(log.Entries, e => e.Message.Contains("pid0 did not exit within 0.5 s: killing it", StringComparison.Ordinal));
+        await stdin.Writer.CompleteAsync();
+        Assert.Equal("B: echo after stdin closed", await reader.ReadLineAsync(timeout.Token));
+        Assert.Equal(0, await run.WaitAsync(Timeout));
+    }
+
+    [Fact]
     public async Task AFirstHeadThatCannotBeFetchedFailsTheRunNamingIt()
     {
         using IpfsClient client = node.Client();
