@@ -33,16 +33,7 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
         public void Publish(EpochInfo epoch) => _epochs.Writer.TryWrite(epoch);
     }
 
-    /// <summary>An image whose pid0 is the probe, marked <paramref name="marker"/>; added unpinned, or only hashed (the node has no copy).</summary>
-    private async Task<Cid> ImageAsync(IpfsClient client, string marker, bool store = true)
-    {
-        string dir = Path.Combine(_scratch, marker);
-        Directory.CreateDirectory(Path.Combine(dir, "boot"));
-        Directory.CreateDirectory(Path.Combine(dir, "etc"));
-        File.Copy(Path.Combine(guests.SdkTests, "stemprobe.wasm"), Path.Combine(dir, "boot", "main.wasm"), overwrite: true);
-        File.WriteAllText(Path.Combine(dir, "etc", "marker"), marker + "\n");
-        return await client.AddDirectoryAsync(dir, new IpfsAddOptions { Pin = false, OnlyHash = !store });
-    }
+    private Task<Cid> ImageAsync(IpfsClient client, string marker, bool store = true) => StemProbe.ImageAsync(client, guests, _scratch, marker, store);
 
     [Fact]
     public async Task EachFinalEpochRestartsPid0OnItsHeadAndTheOldCapabilitiesGoStale()
@@ -65,40 +56,22 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
             Stdin = stdin.Reader.AsStream(),
             Stdout = stdout.Writer.AsStream(),
         }, log, stop.Token);
-        var output = new StringBuilder();
-        using var reader = new StreamReader(stdout.Reader.AsStream());
-        async Task<string> UntilAsync(string text)
-        {
-            using var timeout = new CancellationTokenSource(Timeout);
-            var buffer = new char[4096];
-            while (!output.ToString().Contains(text, StringComparison.Ordinal))
-            {
-                Task<int> read = reader.ReadAsync(buffer, timeout.Token).AsTask();
-                if (await Task.WhenAny(read, run) == run && !read.IsCompleted)
-                {
-                    Assert.Fail($"ww run ended ({await run}) before '{text}':\n{output}\nlog:\n{string.Join("\n", log.Entries.Select(e => e.Message))}");
-                }
-                int n = await read;
-                Assert.True(n > 0, $"pid0's output ended before '{text}':\n{output}");
-                output.Append(buffer, 0, n);
-            }
-            return output.ToString();
-        }
+        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
         async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
 
         // Epoch 0: the head (a binary CID) is the image, and the host pinned it.
-        await UntilAsync("A: up in epoch 0\n");
+        await output.UntilAsync("A: up in epoch 0\n");
         await SendAsync("one");
-        await UntilAsync("A: line one\n");
+        await output.UntilAsync("A: line one\n");
         Assert.Contains(a, await client.PinLsAsync());
 
         // Epoch 1, its head as UTF-8 /ipfs/ text: the old pid0's stdin closes and its capabilities are stale; the
         // new pid0 runs B and reads the host's stdin on from there.
         feed.Publish(new EpochInfo(1, Encoding.UTF8.GetBytes("/ipfs/" + b), 12));
-        await UntilAsync("A: echo failed: staleEpoch: ");
-        await UntilAsync("B: up in epoch 1\n");
+        await output.UntilAsync("A: echo failed: staleEpoch: ");
+        await output.UntilAsync("B: up in epoch 1\n");
         await SendAsync("two");
-        await UntilAsync("B: line two\n");
+        await output.UntilAsync("B: line two\n");
         IReadOnlyList<Cid> pins = await client.PinLsAsync();
         Assert.Contains(b, pins);
         Assert.DoesNotContain(a, pins);
@@ -108,16 +81,16 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
         feed.Publish(new EpochInfo(2, c.Bytes.ToArray(), 20));
         await log.WaitForWarningAsync("epoch 2 is final but not adopted yet", Timeout);
         await SendAsync("three");
-        await UntilAsync("B: line three\n");
-        Assert.DoesNotContain("C: ", output.ToString());
+        await output.UntilAsync("B: line three\n");
+        Assert.DoesNotContain("C: ", output.Text);
         Assert.Equal(c, await ImageAsync(client, "C"));
-        await UntilAsync("C: up in epoch 2\n");
+        await output.UntilAsync("C: up in epoch 2\n");
 
         // The end of the host's stdin reaches the newest pid0, whose fresh capabilities work; its exit ends the run.
         await stdin.Writer.CompleteAsync();
-        await UntilAsync("C: echo after stdin closed\n");
+        await output.UntilAsync("C: echo after stdin closed\n");
         Assert.Equal(0, await run.WaitAsync(Timeout));
-        Assert.Equal(1, CountOf(output.ToString(), "B: up"));
+        Assert.Equal(1, CountOf(output.Text, "B: up"));
         Assert.Contains(c, await client.PinLsAsync());
     }
 
@@ -144,44 +117,23 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
             Stdin = stdin.Reader.AsStream(),
             Stdout = stdout.Writer.AsStream(),
         }, log);
-        var output = new StringBuilder();
-        using var reader = new StreamReader(stdout.Reader.AsStream());
-        async Task UntilAsync(Func<string, bool> done, string what)
-        {
-            using var timeout = new CancellationTokenSource(Timeout);
-            var buffer = new char[4096];
-            while (!done(output.ToString()))
-            {
-                int n;
-                try
-                {
-                    n = await reader.ReadAsync(buffer, timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    Assert.Fail($"no {what} within {Timeout.TotalSeconds} s:\n{output}\nlog:\n{string.Join("\n", log.Entries.Select(e => e.Message))}");
-                    throw;
-                }
-                Assert.True(n > 0, $"the shell's output ended before {what}:\n{output}");
-                output.Append(buffer, 0, n);
-            }
-        }
+        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
         async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
         const string Prompt = " \u276F ";
 
-        await UntilAsync(o => CountOf(o, Prompt) == 1, "the first prompt");
+        await output.UntilAsync(o => CountOf(o, Prompt) == 1, "the first prompt");
         await SendAsync("(bsays \"from A\")");
-        await UntilAsync(o => o.Contains("bsays: command not found", StringComparison.Ordinal), "A's answer");
+        await output.UntilAsync(o => o.Contains("bsays: command not found", StringComparison.Ordinal), "A's answer");
         await SendAsync("(ww-info)");
-        await UntilAsync(o => o.Contains("epoch: 0", StringComparison.Ordinal) && CountOf(o, Prompt) == 3, "epoch 0 and the prompt after it");
+        await output.UntilAsync(o => o.Contains("epoch: 0", StringComparison.Ordinal) && CountOf(o, Prompt) == 3, "epoch 0 and the prompt after it");
         const int prompts = 3;
 
         feed.Publish(new EpochInfo(1, imageB.Bytes.ToArray(), 7));
-        await UntilAsync(o => CountOf(o, Prompt) > prompts, "the restarted kernel's prompt");
+        await output.UntilAsync(o => CountOf(o, Prompt) > prompts, "the restarted kernel's prompt");
         await SendAsync("(bsays \"from B\")");
-        await UntilAsync(o => o.Contains("from B", StringComparison.Ordinal), "B's answer");
+        await output.UntilAsync(o => o.Contains("from B", StringComparison.Ordinal), "B's answer");
         await SendAsync("(ww-info)");
-        await UntilAsync(o => o.Contains("epoch: 1", StringComparison.Ordinal), "epoch 1");
+        await output.UntilAsync(o => o.Contains("epoch: 1", StringComparison.Ordinal), "epoch 1");
         await stdin.Writer.CompleteAsync(); // Ctrl-D
         Assert.Equal(0, await run.WaitAsync(Timeout));
     }

@@ -18,15 +18,7 @@ public sealed class StemRunTests(BuiltGuests guests, IpfsNode node) : IClassFixt
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
 
-    private async Task<Cid> ImageAsync(IpfsClient client, string marker)
-    {
-        string dir = Path.Combine(_scratch, marker);
-        Directory.CreateDirectory(Path.Combine(dir, "boot"));
-        Directory.CreateDirectory(Path.Combine(dir, "etc"));
-        File.Copy(Path.Combine(guests.SdkTests, "stemprobe.wasm"), Path.Combine(dir, "boot", "main.wasm"), overwrite: true);
-        File.WriteAllText(Path.Combine(dir, "etc", "marker"), marker + "\n");
-        return await client.AddDirectoryAsync(dir, new IpfsAddOptions { Pin = false });
-    }
+    private Task<Cid> ImageAsync(IpfsClient client, string marker) => StemProbe.ImageAsync(client, guests, _scratch, marker);
 
     private WwIo Io(Stream stdin, Stream stdout, Stream stderr, TimeSpan? stemStart = null) => new(stdin, stdout, stderr)
     {
@@ -55,41 +47,24 @@ public sealed class StemRunTests(BuiltGuests guests, IpfsNode node) : IClassFixt
         Task<int> run = WwCli.RunAsync(
             ["run", "--port", "0", "--stem", contract, "--rpc-url", anvil.HttpUrl.ToString(), "--ws-url", anvil.WebSocketUrl.ToString(), "--confirmation-depth", Depth.ToString(System.Globalization.CultureInfo.InvariantCulture)],
             Io(stdin.Reader.AsStream(), stdout.Writer.AsStream(), stderr));
-        var output = new StringBuilder();
-        using var reader = new StreamReader(stdout.Reader.AsStream());
-        async Task UntilAsync(string text)
-        {
-            using var timeout = new CancellationTokenSource(Timeout);
-            var buffer = new char[4096];
-            while (!output.ToString().Contains(text, StringComparison.Ordinal))
-            {
-                Task<int> read = reader.ReadAsync(buffer, timeout.Token).AsTask();
-                if (await Task.WhenAny(read, run) == run && !read.IsCompleted)
-                {
-                    Assert.Fail($"ww run ended ({await run}) before '{text}':\n{output}\nstderr:\n{Encoding.UTF8.GetString(stderr.ToArray())}");
-                }
-                int n = await read;
-                Assert.True(n > 0, $"pid0's output ended before '{text}':\n{output}");
-                output.Append(buffer, 0, n);
-            }
-        }
+        var output = new RunOutput(stdout.Reader, run, () => "stderr:\n" + Encoding.UTF8.GetString(stderr.ToArray()));
 
-        await UntilAsync("A: up in epoch 0\n");
+        await output.UntilAsync("A: up in epoch 0\n");
         await stdin.Writer.WriteAsync("before\n"u8.ToArray());
-        await UntilAsync("A: line before\n");
+        await output.UntilAsync("A: line before\n");
 
         // setHead(B) in one block, final Depth blocks later: not before.
         await AtomContract.SetHeadAsync(owner, contract, b.Bytes.ToArray());
         await anvil.MineAsync(Depth - 1);
         await Task.Delay(1500);
-        Assert.DoesNotContain("B: ", output.ToString());
+        Assert.DoesNotContain("B: ", output.Text);
         await anvil.MineAsync(1);
-        await UntilAsync("A: echo failed: staleEpoch: ");
-        await UntilAsync("B: up in epoch 1\n");
+        await output.UntilAsync("A: echo failed: staleEpoch: ");
+        await output.UntilAsync("B: up in epoch 1\n");
         await stdin.Writer.WriteAsync("after\n"u8.ToArray());
-        await UntilAsync("B: line after\n");
+        await output.UntilAsync("B: line after\n");
         await stdin.Writer.CompleteAsync();
-        await UntilAsync("B: echo after stdin closed\n");
+        await output.UntilAsync("B: echo after stdin closed\n");
         Assert.Equal(0, await run.WaitAsync(Timeout));
         Assert.Contains(b, await client.PinLsAsync());
         Assert.DoesNotContain(a, await client.PinLsAsync());
