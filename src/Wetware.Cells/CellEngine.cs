@@ -171,6 +171,22 @@ public sealed partial class CellEngine : IDisposable
         }
     }
 
+    /// <summary>
+    /// Compiles <paramref name="wasm"/> (or finds it compiled, in memory or in the module cache) and checks its
+    /// imports and exports, without running it: a later start of the same bytes does not compile again and does
+    /// not fail on the module. For a host that must know a module is good before it stops the one it replaces.
+    /// </summary>
+    /// <exception cref="CellStartException">The module is too large, invalid, imports something we do not give, or lacks <c>_start</c> or <c>memory</c>.</exception>
+    public void Prepare(ReadOnlySpan<byte> wasm)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (wasm.Length > _maxModuleBytes)
+        {
+            throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
+        }
+        LoadModule(wasm);
+    }
+
     /// <summary>Hands a new cell to a thread of its own; <paramref name="wasm"/> must stay unchanged until it started.</summary>
     private Cell Start(ReadOnlyMemory<byte> wasm, CellOptions options, CancellationToken cancellationToken)
     {

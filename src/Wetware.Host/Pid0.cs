@@ -109,7 +109,7 @@ public static class Pid0
         using var watchStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
         Channel<Pid0Image> next = Channel.CreateBounded<Pid0Image>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
         Task watch = options.Stem is { } stem
-            ? WatchEpochsAsync(stem, options, imageOptions, epochs, next.Writer, logger, watchStop.Token)
+            ? WatchEpochsAsync(stem, options, imageOptions, epochs, engine, next.Writer, logger, watchStop.Token)
             : Task.CompletedTask;
         CellResult result;
         try
@@ -275,11 +275,12 @@ public static class Pid0
     }
 
     /// <summary>
-    /// Follows the feed: each final epoch's image is fetched and merged before it is offered (a head that cannot
-    /// be fetched is not adopted until it can be, retried with back-off and logged once per reason); of epochs
-    /// that wait, only the newest is taken.
+    /// Follows the feed: each final epoch's image is fetched and merged and its boot module compiled before it is
+    /// offered (a head that cannot be fetched, or whose image cannot boot, is not adopted: it is retried with
+    /// back-off and logged once per reason, and a newer final epoch replaces it); of epochs that wait, only the
+    /// newest is taken.
     /// </summary>
-    private static async Task WatchEpochsAsync(IEpochFeed feed, HostOptions options, ImageOptions imageOptions, EpochSource epochs, ChannelWriter<Pid0Image> next, ILogger logger, CancellationToken cancellationToken)
+    private static async Task WatchEpochsAsync(IEpochFeed feed, HostOptions options, ImageOptions imageOptions, EpochSource epochs, CellEngine engine, ChannelWriter<Pid0Image> next, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
@@ -302,6 +303,16 @@ public static class Pid0
                     {
                         string[] layers = EpochLayers(epoch, options, out string headLayer);
                         Pid0Image image = await MergeAsync(layers, imageOptions, logger, cancellationToken, epoch, headLayer).ConfigureAwait(false);
+                        // Compiled (or found in the module cache) before the running pid0 is stopped: a head whose
+                        // boot module cannot start is not adopted, and the restart does not wait for the compiler.
+                        try
+                        {
+                            engine.Prepare(image.Wasm);
+                        }
+                        catch (CellStartException e)
+                        {
+                            throw new HostException($"{BootPath} of {headLayer} cannot start: {e.Message}", e);
+                        }
                         if (logged is not null)
                         {
                             logger.LogInformation("the head of epoch {Seq} ({Head}) can be used now", epoch.Seq, headLayer);

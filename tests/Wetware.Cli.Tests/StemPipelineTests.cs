@@ -186,6 +186,47 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
     }
 
     [Fact]
+    public async Task AHeadWhoseBootModuleCannotStartIsNotAdoptedAndANewerOneIs()
+    {
+        using IpfsClient client = node.Client();
+        Cid a = await ImageAsync(client, "A");
+        string broken = Path.Combine(_scratch, "broken");
+        Directory.CreateDirectory(Path.Combine(broken, "boot"));
+        File.WriteAllText(Path.Combine(broken, "boot", "main.wasm"), "not a wasm module");
+        Cid bad = await client.AddDirectoryAsync(broken, new IpfsAddOptions { Pin = false });
+        Cid b = await ImageAsync(client, "B");
+        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 1));
+        var log = new ListLogger();
+        var stdin = new Pipe();
+        var stdout = new Pipe();
+        Task<int> run = Pid0.RunAsync(new HostOptions
+        {
+            Stem = feed,
+            IpfsUrl = node.ApiUrl,
+            StemRetryLimit = TimeSpan.FromMilliseconds(300),
+            CacheDirectory = guests.Cache,
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        }, log);
+        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
+        await output.UntilAsync("A: up in epoch 0\n");
+
+        // A bad push does not take the node down: epoch 1 is not adopted and A goes on.
+        feed.Publish(new EpochInfo(1, bad.Bytes.ToArray(), 2));
+        string warning = await log.WaitForWarningAsync("epoch 1 is final but not adopted yet", Timeout);
+        Assert.Contains($"/boot/main.wasm of /ipfs/{bad} cannot start: invalid module", warning);
+        await stdin.Writer.WriteAsync("still\n"u8.ToArray());
+        await output.UntilAsync("A: line still\n");
+
+        // The next final head replaces it.
+        feed.Publish(new EpochInfo(2, b.Bytes.ToArray(), 3));
+        await output.UntilAsync("B: up in epoch 2\n");
+        await stdin.Writer.CompleteAsync();
+        Assert.Equal(0, await run.WaitAsync(Timeout));
+        Assert.DoesNotContain("epoch 1\n", output.Text);
+    }
+
+    [Fact]
     public async Task AFirstHeadThatCannotBeFetchedFailsTheRunNamingIt()
     {
         using IpfsClient client = node.Client();
