@@ -11,11 +11,7 @@ public sealed class CppInteropPrograms
 {
     public CppInteropPrograms()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
+        string root = Repository.Root;
         Directory = Path.Combine(AppContext.BaseDirectory, "interop-cpp");
         var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests/interop/rpc/build.sh"), Directory])
         {

@@ -9,11 +9,7 @@ public sealed class BuiltGuests
 {
     public BuiltGuests()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
+        string root = Repository.Root;
         Tests = Path.Combine(AppContext.BaseDirectory, "guests");
         Run("tests/guests/build.sh", root, Tests);
         string built = Path.Combine(AppContext.BaseDirectory, "guest-build");

@@ -10,11 +10,7 @@ public sealed class SdkExamples
 {
     public SdkExamples()
     {
-        Root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(Root, "Wetware.slnx")))
-        {
-            Root = Path.GetDirectoryName(Root) ?? throw new InvalidOperationException("repository root not found");
-        }
+        Root = Repository.Root;
         string output = Path.Combine(AppContext.BaseDirectory, "sdk-build");
         var psi = new ProcessStartInfo("bash", [Path.Combine(Root, "guest/sdk/build.sh"), output]) { RedirectStandardOutput = true, RedirectStandardError = true };
         string plugin = Path.Combine(Root, "src/Wetware.Capnp.Generator.C/bin/Release/net10.0/capnpc-c");

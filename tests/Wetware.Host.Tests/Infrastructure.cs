@@ -12,11 +12,7 @@ public sealed class TestGuests
 {
     public TestGuests()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
+        string root = Repository.Root;
         Directory = Path.Combine(AppContext.BaseDirectory, "guests");
         var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests/guests/build.sh"), Directory]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using System.Diagnostics.Process p = System.Diagnostics.Process.Start(psi)!;

@@ -63,12 +63,7 @@ internal static class CapnpTool
     {
         get
         {
-            string? dir = AppContext.BaseDirectory;
-            while (dir is not null && !File.Exists(Path.Combine(dir, "Wetware.slnx")))
-            {
-                dir = Path.GetDirectoryName(dir);
-            }
-            return dir ?? throw new InvalidOperationException("cannot find the repository root (Wetware.slnx) above " + AppContext.BaseDirectory);
+            return Repository.Root;
         }
     }
 }

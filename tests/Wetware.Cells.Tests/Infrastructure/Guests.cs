@@ -21,12 +21,7 @@ internal static class Guests
     {
         get
         {
-            string root = AppContext.BaseDirectory;
-            while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-            {
-                root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-            }
-            return root;
+            return Repository.Root;
         }
     }
 

@@ -12,11 +12,7 @@ public sealed class NodeInterop
 {
     public NodeInterop()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
+        string root = Repository.Root;
         Directory = Path.Combine(root, "tests", "interop", "identity");
         (int code, string _, string err) = Run("bash", [Path.Combine(Directory, "install.sh")], stdin: null, TimeSpan.FromMinutes(5));
         if (code != 0)

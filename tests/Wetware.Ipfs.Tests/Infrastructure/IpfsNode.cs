@@ -27,12 +27,7 @@ public sealed partial class IpfsNode : IAsyncLifetime, IAsyncDisposable
     {
         get
         {
-            string root = AppContext.BaseDirectory;
-            while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-            {
-                root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-            }
-            return Path.Combine(root, "tests", "interop", "ipfs");
+            return Path.Combine(Repository.Root, "tests", "interop", "ipfs");
         }
     }
 

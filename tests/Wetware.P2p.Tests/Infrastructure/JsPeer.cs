@@ -40,12 +40,7 @@ public sealed class JsPeer : IAsyncDisposable
     {
         get
         {
-            string root = AppContext.BaseDirectory;
-            while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-            {
-                root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-            }
-            return Path.Combine(root, "tests", "interop", "libp2p-js");
+            return Path.Combine(Repository.Root, "tests", "interop", "libp2p-js");
         }
     }
 

@@ -70,12 +70,7 @@ public sealed partial class Anvil : IAsyncDisposable
     {
         get
         {
-            string root = AppContext.BaseDirectory;
-            while (!File.Exists(Path.Combine(root, "Wetware.slnx")))
-            {
-                root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-            }
-            return root;
+            return Repository.Root;
         }
     }
 
