@@ -329,7 +329,9 @@ public sealed partial class RpcConnection
         try
         {
             await drained.ConfigureAwait(false);
-            CapabilityHook h = CapabilityHook.Shorten(target);
+            // The calls it forwarded before the Disembargo are on their way: where it points now (later calls
+            // queued on a promise do not matter to the echo).
+            CapabilityHook h = CapabilityHook.Shorten(target is PromisedCapability { Target: { } settled } ? settled : target);
             using var m = new MessageBuilder(16);
             P.Disembargo.Builder reply = m.InitRoot<P.Message.Builder>().InitDisembargo();
             P.MessageTarget.Builder rt = reply.InitTarget();

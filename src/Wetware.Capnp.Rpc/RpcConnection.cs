@@ -507,9 +507,10 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private async Task ResolveExportAsync(uint id, Export export, Task<CapabilityHook> resolution)
     {
         RpcException? error = null;
+        CapabilityHook? resolved = null;
         try
         {
-            await resolution.ConfigureAwait(false);
+            resolved = await resolution.ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -526,7 +527,8 @@ public sealed partial class RpcConnection : IAsyncDisposable
                 {
                     return; // released meanwhile: nothing to tell
                 }
-                CapabilityHook target = CapabilityHook.Shorten(export.Hook);
+                // What it settled into (not the export itself: a promise with calls still queued stands for itself).
+                CapabilityHook target = CapabilityHook.Shorten(resolved ?? export.Hook);
                 if (error is null && target is BrokenCapability broken)
                 {
                     error = broken.Error;
