@@ -39,7 +39,9 @@ internal static partial class RunCommand
 
         var cmd = new Command("run",
             "Merge the layers into one image, start the libp2p node (it offers pid0's export on /ww/0.1.0), load boot/main.wasm and run it as pid0. " +
-            "The exit code is pid0's. Ctrl-C or SIGTERM closes pid0's stdin, waits 5 s, then kills it.")
+            "The exit code is pid0's. Ctrl-C or SIGTERM closes pid0's stdin, waits 5 s, then kills it. " +
+            "With --stem, the Atom contract's head (at the confirmation depth) is the base layer, and each later final head starts a new epoch: " +
+            "the old capabilities go stale and pid0 is restarted on the new image the same way (stdin closed, 5 s, kill), the host's stdin flowing on to the new pid0.")
         {
             layers, port, identity, stem, rpcUrl, wsUrl, depth, ipfsUrl, memoryLimit, wasmDebug,
         };
