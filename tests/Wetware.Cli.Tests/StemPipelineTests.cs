@@ -35,42 +35,70 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
 
     private Task<Cid> ImageAsync(IpfsClient client, string marker, bool store = true) => StemProbe.ImageAsync(client, guests, _scratch, marker, store);
 
+    /// <summary>A host following the test's feed from <paramref name="first"/>, its stdin and stdout pipes in the test's hands.</summary>
+    private sealed class Running(Feed feed, ListLogger log, Pipe stdin, Pipe stdout, Task<int> run)
+    {
+        private RunOutput? _output;
+
+        public Feed Feed => feed;
+
+        public ListLogger Log => log;
+
+        public PipeWriter Stdin => stdin.Writer;
+
+        /// <summary>The host's stdout as raw bytes; use this or <see cref="Output"/>, not both.</summary>
+        public PipeReader Stdout => stdout.Reader;
+
+        public Task<int> Run => run;
+
+        public RunOutput Output => _output ??= new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
+
+        public async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
+    }
+
+    /// <summary>Starts the host on epoch <paramref name="first"/>; <paramref name="adjust"/> changes the options the tests share.</summary>
+    private Running Start(EpochInfo first, Func<HostOptions, HostOptions>? adjust = null)
+    {
+        var feed = new Feed(first);
+        var log = new ListLogger();
+        var stdin = new Pipe();
+        var stdout = new Pipe();
+        var options = new HostOptions
+        {
+            Stem = feed,
+            IpfsUrl = node.ApiUrl,
+            CacheDirectory = guests.Cache,
+            Stdin = stdin.Reader.AsStream(),
+            Stdout = stdout.Writer.AsStream(),
+        };
+        return new Running(feed, log, stdin, stdout, Pid0.RunAsync(adjust is null ? options : adjust(options), log));
+    }
+
     [Fact]
     public async Task EachFinalEpochRestartsPid0OnItsHeadAndTheOldCapabilitiesGoStale()
     {
         using IpfsClient client = node.Client();
         Cid a = await ImageAsync(client, "A");
         Cid b = await ImageAsync(client, "B");
-        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 5));
-        var stdin = new Pipe();
-        var stdout = new Pipe();
-        var log = new ListLogger();
-        using var stop = new CancellationTokenSource();
-        Task<int> run = Pid0.RunAsync(new HostOptions
+        Running host = Start(new EpochInfo(0, a.Bytes.ToArray(), 5), o => o with
         {
-            Stem = feed,
-            IpfsUrl = node.ApiUrl,
             IpfsTimeout = TimeSpan.FromSeconds(2),
             StemRetryLimit = TimeSpan.FromMilliseconds(500),
-            CacheDirectory = guests.Cache,
-            Stdin = stdin.Reader.AsStream(),
-            Stdout = stdout.Writer.AsStream(),
-        }, log, stop.Token);
-        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
-        async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
+        });
+        RunOutput output = host.Output;
 
         // Epoch 0: the head (a binary CID) is the image, and the host pinned it.
         await output.UntilAsync("A: up in epoch 0\n");
-        await SendAsync("one");
+        await host.SendAsync("one");
         await output.UntilAsync("A: line one\n");
         Assert.Contains(a, await client.PinLsAsync());
 
         // Epoch 1, its head as UTF-8 /ipfs/ text: the old pid0's stdin closes and its capabilities are stale; the
         // new pid0 runs B and reads the host's stdin on from there.
-        feed.Publish(new EpochInfo(1, Encoding.UTF8.GetBytes("/ipfs/" + b), 12));
+        host.Feed.Publish(new EpochInfo(1, Encoding.UTF8.GetBytes("/ipfs/" + b), 12));
         await output.UntilAsync("A: echo failed: staleEpoch: ");
         await output.UntilAsync("B: up in epoch 1\n");
-        await SendAsync("two");
+        await host.SendAsync("two");
         await output.UntilAsync("B: line two\n");
         IReadOnlyList<Cid> pins = await client.PinLsAsync();
         Assert.Contains(b, pins);
@@ -78,18 +106,18 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
 
         // Epoch 2's head is not on the IPFS node: not adopted, B goes on, until the head can be fetched.
         Cid c = await ImageAsync(client, "C", store: false);
-        feed.Publish(new EpochInfo(2, c.Bytes.ToArray(), 20));
-        await log.WaitForWarningAsync("epoch 2 is final but not adopted yet", Timeout);
-        await SendAsync("three");
+        host.Feed.Publish(new EpochInfo(2, c.Bytes.ToArray(), 20));
+        await host.Log.WaitForWarningAsync("epoch 2 is final but not adopted yet", Timeout);
+        await host.SendAsync("three");
         await output.UntilAsync("B: line three\n");
         Assert.DoesNotContain("C: ", output.Text);
         Assert.Equal(c, await ImageAsync(client, "C"));
         await output.UntilAsync("C: up in epoch 2\n");
 
         // The end of the host's stdin reaches the newest pid0, whose fresh capabilities work; its exit ends the run.
-        await stdin.Writer.CompleteAsync();
+        await host.Stdin.CompleteAsync();
         await output.UntilAsync("C: echo after stdin closed\n");
-        Assert.Equal(0, await run.WaitAsync(Timeout));
+        Assert.Equal(0, await host.Run.WaitAsync(Timeout));
         Assert.Equal(1, CountOf(output.Text, "B: up"));
         Assert.Contains(c, await client.PinLsAsync());
     }
@@ -104,38 +132,25 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
         File.Copy(Path.Combine(b, "bin", "echo.wasm"), Path.Combine(b, "bin", "bsays.wasm"));
         Cid imageA = await client.AddDirectoryAsync(guests.Std, new IpfsAddOptions { Pin = false });
         Cid imageB = await client.AddDirectoryAsync(b, new IpfsAddOptions { Pin = false });
-        var feed = new Feed(new EpochInfo(0, imageA.Bytes.ToArray(), 1));
-        var log = new ListLogger();
-        var stdin = new Pipe();
-        var stdout = new Pipe();
-        Task<int> run = Pid0.RunAsync(new HostOptions
-        {
-            Stem = feed,
-            IpfsUrl = node.ApiUrl,
-            CacheDirectory = guests.Cache,
-            Terminal = true, // WW_TTY=1: the interactive shell
-            Stdin = stdin.Reader.AsStream(),
-            Stdout = stdout.Writer.AsStream(),
-        }, log);
-        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
-        async Task SendAsync(string line) => await stdin.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"));
+        Running host = Start(new EpochInfo(0, imageA.Bytes.ToArray(), 1), o => o with { Terminal = true }); // WW_TTY=1: the interactive shell
+        RunOutput output = host.Output;
         const string Prompt = " \u276F ";
 
         await output.UntilAsync(o => CountOf(o, Prompt) == 1, "the first prompt");
-        await SendAsync("(bsays \"from A\")");
+        await host.SendAsync("(bsays \"from A\")");
         await output.UntilAsync(o => o.Contains("bsays: command not found", StringComparison.Ordinal), "A's answer");
-        await SendAsync("(ww-info)");
+        await host.SendAsync("(ww-info)");
         await output.UntilAsync(o => o.Contains("epoch: 0", StringComparison.Ordinal) && CountOf(o, Prompt) == 3, "epoch 0 and the prompt after it");
         const int prompts = 3;
 
-        feed.Publish(new EpochInfo(1, imageB.Bytes.ToArray(), 7));
+        host.Feed.Publish(new EpochInfo(1, imageB.Bytes.ToArray(), 7));
         await output.UntilAsync(o => CountOf(o, Prompt) > prompts, "the restarted kernel's prompt");
-        await SendAsync("(bsays \"from B\")");
+        await host.SendAsync("(bsays \"from B\")");
         await output.UntilAsync(o => o.Contains("from B", StringComparison.Ordinal), "B's answer");
-        await SendAsync("(ww-info)");
+        await host.SendAsync("(ww-info)");
         await output.UntilAsync(o => o.Contains("epoch: 1", StringComparison.Ordinal), "epoch 1");
-        await stdin.Writer.CompleteAsync(); // Ctrl-D
-        Assert.Equal(0, await run.WaitAsync(Timeout));
+        await host.Stdin.CompleteAsync(); // Ctrl-D
+        Assert.Equal(0, await host.Run.WaitAsync(Timeout));
     }
 
     private static void CopyTree(string from, string to)
@@ -161,28 +176,16 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
         File.Copy(Path.Combine(guests.Tests, "spin.wasm"), Path.Combine(spin, "boot", "main.wasm"));
         Cid a = await client.AddDirectoryAsync(spin, new IpfsAddOptions { Pin = false });
         Cid b = await ImageAsync(client, "B");
-        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 1));
-        var log = new ListLogger();
-        var stdout = new Pipe();
-        var stdin = new Pipe();
-        Task<int> run = Pid0.RunAsync(new HostOptions
-        {
-            Stem = feed,
-            IpfsUrl = node.ApiUrl,
-            CacheDirectory = guests.Cache,
-            StopGrace = TimeSpan.FromMilliseconds(500),
-            Stdin = stdin.Reader.AsStream(),
-            Stdout = stdout.Writer.AsStream(),
-        }, log);
-        using var reader = new StreamReader(stdout.Reader.AsStream());
+        Running host = Start(new EpochInfo(0, a.Bytes.ToArray(), 1), o => o with { StopGrace = TimeSpan.FromMilliseconds(500) });
+        using var reader = new StreamReader(host.Stdout.AsStream());
         using var timeout = new CancellationTokenSource(Timeout);
         Assert.Equal("spinning", await reader.ReadLineAsync(timeout.Token));
-        feed.Publish(new EpochInfo(1, b.Bytes.ToArray(), 2));
+        host.Feed.Publish(new EpochInfo(1, b.Bytes.ToArray(), 2));
         Assert.Equal("B: up in epoch 1", await reader.ReadLineAsync(timeout.Token));
-        Assert.Contains(log.Entries, e => e.Message.Contains("pid0 did not exit within 0.5 s: killing it", StringComparison.Ordinal));
-        await stdin.Writer.CompleteAsync();
+        Assert.Contains(host.Log.Entries, e => e.Message.Contains("pid0 did not exit within 0.5 s: killing it", StringComparison.Ordinal));
+        await host.Stdin.CompleteAsync();
         Assert.Equal("B: echo after stdin closed", await reader.ReadLineAsync(timeout.Token));
-        Assert.Equal(0, await run.WaitAsync(Timeout));
+        Assert.Equal(0, await host.Run.WaitAsync(Timeout));
     }
 
     [Fact]
@@ -195,34 +198,22 @@ public sealed class StemPipelineTests(BuiltGuests guests, IpfsNode node) : IClas
         File.WriteAllText(Path.Combine(broken, "boot", "main.wasm"), "not a wasm module");
         Cid bad = await client.AddDirectoryAsync(broken, new IpfsAddOptions { Pin = false });
         Cid b = await ImageAsync(client, "B");
-        var feed = new Feed(new EpochInfo(0, a.Bytes.ToArray(), 1));
-        var log = new ListLogger();
-        var stdin = new Pipe();
-        var stdout = new Pipe();
-        Task<int> run = Pid0.RunAsync(new HostOptions
-        {
-            Stem = feed,
-            IpfsUrl = node.ApiUrl,
-            StemRetryLimit = TimeSpan.FromMilliseconds(300),
-            CacheDirectory = guests.Cache,
-            Stdin = stdin.Reader.AsStream(),
-            Stdout = stdout.Writer.AsStream(),
-        }, log);
-        var output = new RunOutput(stdout.Reader, run, () => "log:\n" + string.Join("\n", log.Entries.Select(e => e.Message)));
+        Running host = Start(new EpochInfo(0, a.Bytes.ToArray(), 1), o => o with { StemRetryLimit = TimeSpan.FromMilliseconds(300) });
+        RunOutput output = host.Output;
         await output.UntilAsync("A: up in epoch 0\n");
 
         // A bad push does not take the node down: epoch 1 is not adopted and A goes on.
-        feed.Publish(new EpochInfo(1, bad.Bytes.ToArray(), 2));
-        string warning = await log.WaitForWarningAsync("epoch 1 is final but not adopted yet", Timeout);
+        host.Feed.Publish(new EpochInfo(1, bad.Bytes.ToArray(), 2));
+        string warning = await host.Log.WaitForWarningAsync("epoch 1 is final but not adopted yet", Timeout);
         Assert.Contains($"/boot/main.wasm of /ipfs/{bad} cannot start: invalid module", warning);
-        await stdin.Writer.WriteAsync("still\n"u8.ToArray());
+        await host.SendAsync("still");
         await output.UntilAsync("A: line still\n");
 
         // The next final head replaces it.
-        feed.Publish(new EpochInfo(2, b.Bytes.ToArray(), 3));
+        host.Feed.Publish(new EpochInfo(2, b.Bytes.ToArray(), 3));
         await output.UntilAsync("B: up in epoch 2\n");
-        await stdin.Writer.CompleteAsync();
-        Assert.Equal(0, await run.WaitAsync(Timeout));
+        await host.Stdin.CompleteAsync();
+        Assert.Equal(0, await host.Run.WaitAsync(Timeout));
         Assert.DoesNotContain("epoch 1\n", output.Text);
     }
 
