@@ -180,11 +180,17 @@ public sealed partial class CellEngine : IDisposable
     public void Prepare(ReadOnlySpan<byte> wasm)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (wasm.Length > _maxModuleBytes)
-        {
-            throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
-        }
+        ThrowIfTooLarge(wasm.Length);
         LoadModule(wasm);
+    }
+
+    private void ThrowIfTooLarge(int length)
+    {
+        if (length > _maxModuleBytes)
+        {
+            Log.LimitReached(_logger, "module size", _maxModuleBytes, length);
+            throw new CellStartException($"module is {length} bytes, above the limit of {_maxModuleBytes} bytes");
+        }
     }
 
     /// <summary>Hands a new cell to a thread of its own; <paramref name="wasm"/> must stay unchanged until it started.</summary>
@@ -192,11 +198,7 @@ public sealed partial class CellEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
-        if (wasm.Length > _maxModuleBytes)
-        {
-            Log.LimitReached(_logger, "module size", _maxModuleBytes, wasm.Length);
-            throw new CellStartException($"module is {wasm.Length} bytes, above the limit of {_maxModuleBytes} bytes");
-        }
+        ThrowIfTooLarge(wasm.Length);
         var cell = new Cell(this, wasm, options);
         lock (_running)
         {
