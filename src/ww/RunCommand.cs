@@ -72,13 +72,14 @@ internal static partial class RunCommand
                         }
                     }
                 }
+                TimeSpan stemStart = io.StemStartTimeout ?? TimeSpan.FromSeconds(30);
                 await using StemFeed? feed = contract is null ? null : new StemFeed(new EpochIndexer(new StemOptions
                 {
                     RpcUrl = new Uri(parse.GetValue(rpcUrl)!),
                     WebSocketUrl = new Uri(parse.GetValue(wsUrl)!),
                     Contract = contract,
                     ConfirmationDepth = parse.GetValue(depth),
-                    StartTimeout = io.StemStartTimeout ?? TimeSpan.FromSeconds(30),
+                    StartTimeout = stemStart,
                 }, logs.CreateLogger("ww.stem")));
                 var options = new HostOptions
                 {
@@ -96,7 +97,7 @@ internal static partial class RunCommand
                     Stderr = io.Stderr,
                     Terminal = io.StdinIsTerminal,
                     Stem = feed,
-                    StemStartTimeout = io.StemStartTimeout ?? TimeSpan.FromSeconds(30),
+                    StemStartTimeout = stemStart,
                 };
                 try
                 {
