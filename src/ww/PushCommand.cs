@@ -7,14 +7,12 @@ using Wetware.Ipfs;
 namespace Wetware.Cli;
 
 /// <summary><c>ww push [PATH] [--ipfs-url URL] [--stem ADDRESS --identity PATH --rpc-url URL]</c> (shared/spec/cli.md).</summary>
-internal static partial class PushCommand
+internal static class PushCommand
 {
     /// <summary>The node's key file in an image (identity.md): never published.</summary>
     public const string IdentityPath = "etc/identity";
 
     public const string IgnoreFile = ".wwignore";
-
-    public const string DefaultRpcUrl = "http://127.0.0.1:8545";
 
     public static Command Build(WwIo io, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
@@ -24,47 +22,13 @@ internal static partial class PushCommand
             Arity = ArgumentArity.ZeroOrOne,
             DefaultValueFactory = _ => ".",
         };
-        var ipfsUrl = new Option<string>("--ipfs-url")
-        {
-            Description = "IPFS node HTTP RPC API (default: $WW_IPFS_URL, then http://127.0.0.1:5001)",
-        };
-        ipfsUrl.Validators.Add(r =>
-        {
-            string? v = r.GetValueOrDefault<string>();
-            if (v is null || !Uri.TryCreate(v, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
-            {
-                r.AddError($"--ipfs-url must be a http or https URL, got '{v}'");
-            }
-        });
+        var ipfsUrl = CommonOptions.Url("--ipfs-url", "IPFS node HTTP RPC API (default: $WW_IPFS_URL, then http://127.0.0.1:5001)", null, "http", "https");
         var identity = new Option<string?>("--identity")
         {
             Description = "The node key file (default: $WW_IDENTITY); a file of the tree holding this key is refused; with --stem, it signs setHead",
         };
-        var stem = new Option<string?>("--stem")
-        {
-            Description = "Atom contract address (0x + 40 hex digits): also make the tree its head, signed by the node key (--identity or $WW_IDENTITY, required)",
-        };
-        stem.Validators.Add(r =>
-        {
-            string? v = r.GetValueOrDefault<string?>();
-            if (v is not null && !AddressPattern().IsMatch(v))
-            {
-                r.AddError($"--stem must be 0x followed by 40 hex digits, got '{v}'");
-            }
-        });
-        var rpcUrl = new Option<string>("--rpc-url")
-        {
-            Description = "EVM JSON-RPC endpoint over HTTP for --stem",
-            DefaultValueFactory = _ => DefaultRpcUrl,
-        };
-        rpcUrl.Validators.Add(r =>
-        {
-            string? v = r.GetValueOrDefault<string>();
-            if (v is null || !Uri.TryCreate(v, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
-            {
-                r.AddError($"--rpc-url must be a http or https URL, got '{v}'");
-            }
-        });
+        var stem = CommonOptions.Stem("Atom contract address (0x + 40 hex digits): also make the tree its head, signed by the node key (--identity or $WW_IDENTITY, required)");
+        var rpcUrl = CommonOptions.Url("--rpc-url", "EVM JSON-RPC endpoint over HTTP for --stem", CommonOptions.DefaultRpcUrl, "http", "https");
         var cmd = new Command("push",
             "Add a directory to IPFS as one UnixFS tree (pinned) and print its /ipfs/<cid>. " +
             "A tree holding the node's key file (etc/identity, or a file holding the --identity key) is refused. " +
@@ -141,9 +105,6 @@ internal static partial class PushCommand
         stderr.WriteLine("see 'ww push --help'");
         return WwCli.UsageError;
     }
-
-    [GeneratedRegex("^0x[0-9a-fA-F]{40}$")]
-    private static partial Regex AddressPattern();
 
     /// <summary>The first file (relative, '/'-separated) that would be pushed and is the node's key file, if any.</summary>
     private static string? FindKeyFile(string root, Func<string, bool> include, PeerId? key)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Wetware.Host;
 using Wetware.Stem;
@@ -8,7 +7,7 @@ using Wetware.Stem;
 namespace Wetware.Cli;
 
 /// <summary><c>ww run [OPTIONS] [LAYER...]</c> (shared/spec/cli.md).</summary>
-internal static partial class RunCommand
+internal static class RunCommand
 {
     public static Command Build(WwIo io, TextWriter stderr, CancellationToken stop)
     {
@@ -20,19 +19,11 @@ internal static partial class RunCommand
         };
         var port = IntOption("--port", "TCP listen port, IPv4 and IPv6; 0 picks a free port", 2025, 0, 65535);
         var identity = new Option<string?>("--identity") { Description = "Node key file (default: $WW_IDENTITY, then /etc/identity in a local layer, then a new ephemeral key)" };
-        var stem = new Option<string?>("--stem") { Description = "Atom contract address (0x + 40 hex digits); enables epochs, its head becomes the base layer" };
-        stem.Validators.Add(r =>
-        {
-            string? v = r.GetValueOrDefault<string?>();
-            if (v is not null && !AddressPattern().IsMatch(v))
-            {
-                r.AddError($"--stem must be 0x followed by 40 hex digits, got '{v}'");
-            }
-        });
-        var rpcUrl = UrlOption("--rpc-url", "EVM JSON-RPC endpoint over HTTP", "http://127.0.0.1:8545", "http", "https");
-        var wsUrl = UrlOption("--ws-url", "EVM JSON-RPC endpoint over WebSocket (subscriptions)", "ws://127.0.0.1:8545", "ws", "wss");
+        var stem = CommonOptions.Stem("Atom contract address (0x + 40 hex digits); enables epochs, its head becomes the base layer");
+        var rpcUrl = CommonOptions.Url("--rpc-url", "EVM JSON-RPC endpoint over HTTP", CommonOptions.DefaultRpcUrl, "http", "https");
+        var wsUrl = CommonOptions.Url("--ws-url", "EVM JSON-RPC endpoint over WebSocket (subscriptions)", "ws://127.0.0.1:8545", "ws", "wss");
         var depth = IntOption("--confirmation-depth", "Blocks before a head update is final", 6, 0, 10_000);
-        var ipfsUrl = UrlOption("--ipfs-url", "IPFS node HTTP RPC API (env: WW_IPFS_URL)",
+        var ipfsUrl = CommonOptions.Url("--ipfs-url", "IPFS node HTTP RPC API (env: WW_IPFS_URL)",
             io.GetEnvironmentVariable("WW_IPFS_URL") is { Length: > 0 } env ? env : "http://127.0.0.1:5001", "http", "https");
         var memoryLimit = IntOption("--memory-limit", "Per-guest linear memory cap, in MiB (wasm32 addresses at most 4096)", 512, 1, 4096);
         var wasmDebug = new Option<bool>("--wasm-debug") { Description = "Keep DWARF and show guest backtraces with source lines" };
@@ -141,25 +132,4 @@ internal static partial class RunCommand
             },
         };
     }
-
-    private static Option<string> UrlOption(string name, string description, string defaultValue, params string[] schemes)
-    {
-        var option = new Option<string>(name)
-        {
-            Description = description,
-            DefaultValueFactory = _ => defaultValue,
-        };
-        option.Validators.Add(r =>
-        {
-            string? v = r.GetValueOrDefault<string>();
-            if (v is null || !Uri.TryCreate(v, UriKind.Absolute, out Uri? uri) || !schemes.Contains(uri.Scheme))
-            {
-                r.AddError($"{name} must be a {string.Join(" or ", schemes)} URL, got '{v}'");
-            }
-        });
-        return option;
-    }
-
-    [GeneratedRegex("^0x[0-9a-fA-F]{40}$")]
-    private static partial Regex AddressPattern();
 }
