@@ -156,25 +156,9 @@ internal sealed class PromisedCapability : CapabilityHook
 
     public PromisedCapability(Task<CapabilityHook> target) => _target = target;
 
-    /// <summary>
-    /// The target, once it is known and every call made on this promise so far has been handed to it: until then
-    /// the promise stands for itself, so nobody reaches the target ahead of those calls (E-order), e.g. by being
-    /// handed the target where the promise was passed on.
-    /// </summary>
-    internal override CapabilityHook? Shortened => _target.IsCompletedSuccessfully && Drained.IsCompleted ? _target.Result : null;
+    internal override CapabilityHook? Shortened => _target.IsCompletedSuccessfully ? _target.Result : null;
 
-    internal override Task<CapabilityHook>? WhenResolved => Shortened is null ? SettledAsync() : null;
-
-    /// <summary>What the promise resolved to, whether or not calls are still on their way there (borrowed); null until then.</summary>
-    internal CapabilityHook? Target => _target.IsCompletedSuccessfully ? _target.Result : null;
-
-    /// <summary>The target, once the calls made before now were handed to it.</summary>
-    private async Task<CapabilityHook> SettledAsync()
-    {
-        CapabilityHook target = await _target.ConfigureAwait(false);
-        await Drained.ConfigureAwait(false);
-        return target;
-    }
+    internal override Task<CapabilityHook>? WhenResolved => _target.IsCompletedSuccessfully ? null : _target;
 
     /// <summary>Completes once every call made so far has been handed to the target.</summary>
     internal Task Drained

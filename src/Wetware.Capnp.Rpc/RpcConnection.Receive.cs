@@ -329,9 +329,7 @@ public sealed partial class RpcConnection
         try
         {
             await drained.ConfigureAwait(false);
-            // The calls it forwarded before the Disembargo are on their way: where it points now (later calls
-            // queued on a promise do not matter to the echo).
-            CapabilityHook h = CapabilityHook.Shorten(target is PromisedCapability { Target: { } settled } ? settled : target);
+            CapabilityHook h = CapabilityHook.Shorten(target);
             using var m = new MessageBuilder(16);
             P.Disembargo.Builder reply = m.InitRoot<P.Message.Builder>().InitDisembargo();
             P.MessageTarget.Builder rt = reply.InitTarget();

@@ -507,10 +507,9 @@ public sealed partial class RpcConnection : IAsyncDisposable
     private async Task ResolveExportAsync(uint id, Export export, Task<CapabilityHook> resolution)
     {
         RpcException? error = null;
-        CapabilityHook? resolved = null;
         try
         {
-            resolved = await resolution.ConfigureAwait(false);
+            await resolution.ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -527,8 +526,7 @@ public sealed partial class RpcConnection : IAsyncDisposable
                 {
                     return; // released meanwhile: nothing to tell
                 }
-                // What it settled into (not the export itself: a promise with calls still queued stands for itself).
-                CapabilityHook target = CapabilityHook.Shorten(resolved ?? export.Hook);
+                CapabilityHook target = CapabilityHook.Shorten(export.Hook);
                 if (error is null && target is BrokenCapability broken)
                 {
                     error = broken.Error;
